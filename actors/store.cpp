@@ -1,0 +1,70 @@
+#include "actors/store.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "core/clock.hpp"
+#include "messages/errors.hpp"
+#include "persistence/job_store.hpp"
+
+namespace foreman {
+
+namespace {
+
+struct store_state {
+  static inline const char* name = "store";
+  std::shared_ptr<job_store> db;
+};
+
+/// Runs a database call, turning the store's exceptions into errors.
+template <class F>
+auto guarded(F call) -> caf::result<decltype(call())> {
+  try {
+    return call();
+  } catch (const job_not_found_error& e) {
+    return make_error(foreman_errc::job_not_found, e.what());
+  } catch (const invalid_transition_error& e) {
+    return make_error(foreman_errc::invalid_transition, e.what());
+  } catch (const store_error& e) {
+    return make_error(foreman_errc::store_failure, e.what());
+  }
+}
+
+store_actor::behavior_type
+store(store_actor::stateful_pointer<store_state> self,
+      std::shared_ptr<job_store> db) {
+  self->state.db = std::move(db);
+  return {
+    [=](insert_atom, const job_spec& spec) {
+      return guarded([&] { return self->state.db->insert(spec, now_unix_ms()); });
+    },
+    [=](caf::get_atom, int64_t id) {
+      return guarded([&] {
+        if (auto x = self->state.db->find(id))
+          return *x;
+        throw job_not_found_error{"job " + std::to_string(id) + " not found"};
+      });
+    },
+    [=](candidates_atom, const std::vector<std::string>& resident_keys) {
+      return guarded([&] {
+        return queue_candidates{self->state.db->candidates(resident_keys)};
+      });
+    },
+    [=](const job_transition& change) {
+      return guarded([&] { return self->state.db->apply(change, now_unix_ms()); });
+    },
+    [=](const job_completion& completion) {
+      return guarded(
+        [&] { return self->state.db->complete(completion, now_unix_ms()); });
+    },
+  };
+}
+
+} // namespace
+
+store_actor spawn_store(caf::actor_system& sys, std::shared_ptr<job_store> db) {
+  return sys.spawn<caf::detached>(store, std::move(db));
+}
+
+} // namespace foreman

@@ -1,0 +1,54 @@
+// foreman: a durable job queue and scheduler in front of Ollama.
+
+#include <csignal>
+#include <iostream>
+#include <pthread.h>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+
+#include "app/service.hpp"
+#include "core/log.hpp"
+#include "core/settings.hpp"
+#include "messages/add_message_types.hpp"
+
+int main(int argc, char** argv) {
+  foreman::settings_result parsed;
+  try {
+    parsed = foreman::parse_settings({argv + 1, argv + argc},
+                                     foreman::process_env);
+  } catch (const foreman::settings_error& e) {
+    std::cerr << "foreman: " << e.what() << "\n";
+    return 2;
+  }
+  if (parsed.help_requested) {
+    std::cout << foreman::settings_help();
+    return 0;
+  }
+  auto& config = parsed.values;
+  foreman::set_log_level(config.log_level);
+  // Signals are taken by sigwait below, never by a random thread.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  caf::actor_system_config cfg;
+  foreman::add_message_types(cfg);
+  caf::actor_system sys{cfg};
+  try {
+    foreman::service svc{sys, config};
+    std::cout << "foreman listening on " << config.listen_host << ":"
+              << svc.http_port() << ", target " << config.ollama_url.origin()
+              << ", database " << config.db_path << std::endl;
+    int received = 0;
+    sigwait(&signals, &received);
+    foreman::log_info("main", std::string{"received "} + strsignal(received)
+                                + ", stopping");
+    svc.stop();
+  } catch (const std::exception& e) {
+    std::cerr << "foreman: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

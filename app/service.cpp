@@ -1,0 +1,105 @@
+#include "app/service.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "actors/http_ingress.hpp"
+#include "actors/inventory.hpp"
+#include "actors/store.hpp"
+#include "actors/target_client.hpp"
+#include "actors/worker.hpp"
+#include "core/clock.hpp"
+#include "core/log.hpp"
+#include "persistence/job_store.hpp"
+
+namespace foreman {
+
+struct service::impl {
+  caf::actor_system& sys;
+  store_actor store;
+  target_client_actor target;
+  inventory_actor inventory;
+  worker_actor worker;
+  http_ingress_actor ingress;
+  bool stopped = false;
+
+  explicit impl(caf::actor_system& system) : sys(system) {
+  }
+
+  /// Ends `actor` and waits until it is gone.
+  template <class Handle>
+  void stop_and_wait(const Handle& actor) {
+    if (!actor)
+      return;
+    caf::scoped_actor self{sys};
+    self->monitor(actor);
+    self->send_exit(actor, caf::exit_reason::user_shutdown);
+    self->receive([](const caf::down_msg&) {});
+  }
+};
+
+service::service(caf::actor_system& sys, const settings& config)
+  : impl_(std::make_unique<impl>(sys)) {
+  auto db = std::make_shared<job_store>(config.db_path);
+  if (auto n = db->requeue_interrupted(now_unix_ms()); n > 0)
+    log_info("store", std::to_string(n)
+                        + " interrupted job(s) back in the queue");
+  auto& st = *impl_;
+  st.store = spawn_store(sys, std::move(db));
+  st.target = spawn_target_client(sys, target_client_config{config.ollama_url});
+  st.inventory = spawn_inventory(
+    sys, st.target,
+    inventory_config{config.embed_model,
+                     std::chrono::milliseconds{config.inventory_poll_ms}});
+  worker_config wcfg;
+  wcfg.job_keep_alive = config.worker_keep_alive;
+  wcfg.default_max_attempts = config.max_attempts;
+  wcfg.rules.max_wait_ms = config.max_wait_ms;
+  st.worker = spawn_worker(sys, wcfg, st.store, st.target, st.inventory);
+  net::http_server_options http;
+  http.host = config.listen_host;
+  http.port = config.listen_port;
+  http.threads = config.http_threads;
+  try {
+    st.ingress = spawn_http_ingress(sys, http, st.worker, st.store);
+  } catch (...) {
+    stop();
+    throw;
+  }
+}
+
+service::~service() {
+  stop();
+}
+
+uint16_t service::http_port() {
+  caf::scoped_actor self{impl_->sys};
+  uint16_t port = 0;
+  self->request(impl_->ingress, caf::infinite, port_atom_v)
+    .receive([&](uint16_t x) { port = x; }, [](const caf::error&) {});
+  return port;
+}
+
+worker_actor service::worker() const {
+  return impl_->worker;
+}
+
+store_actor service::store() const {
+  return impl_->store;
+}
+
+void service::stop() {
+  auto& st = *impl_;
+  if (st.stopped)
+    return;
+  st.stopped = true;
+  // HTTP first: no new work arrives while the rest winds down.
+  st.stop_and_wait(st.ingress);
+  st.stop_and_wait(st.worker);
+  st.stop_and_wait(st.inventory);
+  st.stop_and_wait(st.target);
+  st.stop_and_wait(st.store);
+}
+
+} // namespace foreman

@@ -1,0 +1,189 @@
+#include "core/settings.hpp"
+
+#include <charconv>
+#include <cstdlib>
+#include <sstream>
+
+#include "core/duration.hpp"
+#include "core/model_name.hpp"
+
+namespace foreman {
+
+namespace {
+
+/// Applies a text to the settings; returns an explanation when it is invalid.
+using apply_fn = std::function<std::optional<std::string>(settings&, const std::string&)>;
+
+struct option {
+  const char* name;          // command-line option without "--"
+  const char* env;           // environment variable
+  const char* default_text;  // for --help
+  const char* description;
+  apply_fn apply;
+};
+
+std::optional<int64_t> parse_integer(const std::string& text, int64_t min,
+                                     int64_t max) {
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(),
+                                   value);
+  if (text.empty() || ec != std::errc{} || end != text.data() + text.size()
+      || value < min || value > max)
+    return std::nullopt;
+  return value;
+}
+
+const std::vector<option>& options() {
+  static const std::vector<option> table{
+    {"listen", "FOREMAN_LISTEN", "127.0.0.1:11435",
+     "address and port of foreman's HTTP API",
+     [](settings& s, const std::string& v) -> std::optional<std::string> {
+       auto hp = parse_host_port(v);
+       if (!hp)
+         return "expected host:port, e.g. 127.0.0.1:11435 (port 0 = any free port)";
+       s.listen_host = hp->first;
+       s.listen_port = hp->second;
+       return std::nullopt;
+     }},
+    {"ollama-url", "FOREMAN_OLLAMA_URL", "http://127.0.0.1:11434",
+     "the Ollama target foreman runs jobs on",
+     [](settings& s, const std::string& v) -> std::optional<std::string> {
+       auto url = parse_http_url(v);
+       if (!url || url->scheme != "http" || url->path_and_query != "/")
+         return "expected an http URL without a path, e.g. http://127.0.0.1:11434";
+       s.ollama_url = *url;
+       return std::nullopt;
+     }},
+    {"db", "FOREMAN_DB", "foreman.db", "path of the SQLite job database",
+     [](settings& s, const std::string& v) -> std::optional<std::string> {
+       if (v.empty())
+         return "expected a file path";
+       s.db_path = v;
+       return std::nullopt;
+     }},
+    {"embed-model", "FOREMAN_EMBED_MODEL", "(none)",
+     "embedding model kept loaded on the target (keep_alive -1)",
+     [](settings& s, const std::string& v) -> std::optional<std::string> {
+       if (!v.empty() && !is_valid_model_name(v))
+         return "expected an Ollama model name such as all-minilm or nomic-embed-text:v1.5";
+       s.embed_model = v;
+       return std::nullopt;
+     }},
+    {"keep-alive", "FOREMAN_KEEP_ALIVE", "-1",
+     "keep_alive sent with every job's request to the target",
+     [](settings& s, const std::string& v) -> std::optional<std::string> {
+       auto value = keep_alive::parse(v);
+       if (!value)
+         return "expected " + std::string{keep_alive::accepted_forms};
+       s.worker_keep_alive = *value;
+       return std::nullopt;
+     }},
+    {"max-attempts", "FOREMAN_MAX_ATTEMPTS", "3",
+     "attempts per job when the target cannot be reached",
+     [](settings& s, const std::string& v) -> std::optional<std::string> {
+       auto n = parse_integer(v, 1, 100);
+       if (!n)
+         return "expected an integer from 1 to 100";
+       s.max_attempts = static_cast<int32_t>(*n);
+       return std::nullopt;
+     }},
+    {"max-wait", "FOREMAN_MAX_WAIT", "5m",
+     "a job queued this long runs next whatever its model",
+     [](settings& s, const std::string& v) -> std::optional<std::string> {
+       auto ms = parse_seconds_or_duration_ms(v);
+       if (!ms || *ms <= 0)
+         return "expected a positive duration such as 30s or 5m, or plain seconds";
+       s.max_wait_ms = *ms;
+       return std::nullopt;
+     }},
+    {"http-threads", "FOREMAN_HTTP_THREADS", "64",
+     "HTTP server threads (each waiting caller holds one)",
+     [](settings& s, const std::string& v) -> std::optional<std::string> {
+       auto n = parse_integer(v, 2, 10000);
+       if (!n)
+         return "expected an integer from 2 to 10000";
+       s.http_threads = static_cast<int32_t>(*n);
+       return std::nullopt;
+     }},
+    {"inventory-poll", "FOREMAN_INVENTORY_POLL", "2s",
+     "how often the target's resident models are read from /api/ps",
+     [](settings& s, const std::string& v) -> std::optional<std::string> {
+       auto ms = parse_seconds_or_duration_ms(v);
+       if (!ms || *ms < 100)
+         return "expected a duration of at least 100ms, such as 2s";
+       s.inventory_poll_ms = *ms;
+       return std::nullopt;
+     }},
+    {"log-level", "FOREMAN_LOG_LEVEL", "info", "error, warning, info or debug",
+     [](settings& s, const std::string& v) -> std::optional<std::string> {
+       if (v != "error" && v != "warning" && v != "info" && v != "debug")
+         return "expected error, warning, info or debug";
+       s.log_level = v;
+       return std::nullopt;
+     }},
+  };
+  return table;
+}
+
+void apply(settings& s, const option& opt, const std::string& value,
+           const std::string& source) {
+  if (auto problem = opt.apply(s, value))
+    throw settings_error{"invalid " + source + " '" + value + "': " + *problem};
+}
+
+} // namespace
+
+settings_result parse_settings(const std::vector<std::string>& args,
+                               const env_lookup& env) {
+  settings_result result;
+  for (auto& opt : options())
+    if (auto value = env(opt.env))
+      apply(result.values, opt, *value, opt.env);
+  for (size_t i = 0; i < args.size(); ++i) {
+    const auto& arg = args[i];
+    if (arg == "--help" || arg == "-h") {
+      result.help_requested = true;
+      continue;
+    }
+    if (arg.rfind("--", 0) != 0)
+      throw settings_error{"unexpected argument '" + arg + "' (see --help)"};
+    auto eq = arg.find('=');
+    auto name = arg.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+    const option* match = nullptr;
+    for (auto& opt : options())
+      if (name == opt.name)
+        match = &opt;
+    if (match == nullptr)
+      throw settings_error{"unknown option '--" + name + "' (see --help)"};
+    std::string value;
+    if (eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+    } else if (i + 1 < args.size()) {
+      value = args[++i];
+    } else {
+      throw settings_error{"option '--" + name + "' needs a value"};
+    }
+    apply(result.values, *match, value, "--" + name);
+  }
+  return result;
+}
+
+std::optional<std::string> process_env(const std::string& name) {
+  if (auto value = std::getenv(name.c_str()))
+    return std::string{value};
+  return std::nullopt;
+}
+
+std::string settings_help() {
+  std::ostringstream out;
+  out << "usage: foreman [--option=value ...]\n\n"
+         "Every option can also be set by its environment variable; the "
+         "command line wins.\n\n";
+  for (auto& opt : options()) {
+    out << "  --" << opt.name << " (" << opt.env << ", default "
+        << opt.default_text << ")\n      " << opt.description << "\n";
+  }
+  return out.str();
+}
+
+} // namespace foreman

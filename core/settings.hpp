@@ -1,0 +1,58 @@
+#pragma once
+
+// foreman's settings: each one an environment variable FOREMAN_* and a
+// command-line option (the command line wins).
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "core/keep_alive.hpp"
+#include "core/url.hpp"
+
+namespace foreman {
+
+struct settings {
+  std::string listen_host = "127.0.0.1";
+  uint16_t listen_port = 11435;
+  http_url ollama_url = *parse_http_url("http://127.0.0.1:11434");
+  std::string db_path = "foreman.db";
+  /// Pinned embedder; empty = none.
+  std::string embed_model;
+  keep_alive worker_keep_alive = keep_alive::forever();
+  int32_t max_attempts = 3;
+  int64_t max_wait_ms = 5 * 60 * 1000;
+  /// HTTP server threads; each waiting synchronous caller holds one.
+  int32_t http_threads = 64;
+  /// How often the model inventory reads the target's /api/ps.
+  int64_t inventory_poll_ms = 2000;
+  std::string log_level = "info";
+};
+
+/// A rejected setting; the message names it and its accepted forms.
+struct settings_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct settings_result {
+  settings values;
+  bool help_requested = false;
+};
+
+using env_lookup = std::function<std::optional<std::string>(const std::string&)>;
+
+/// Reads the environment, then the command line (`--name=value` or
+/// `--name value`). Throws settings_error on an unknown option or a bad value.
+settings_result parse_settings(const std::vector<std::string>& args,
+                               const env_lookup& env);
+
+/// The process environment, for parse_settings.
+std::optional<std::string> process_env(const std::string& name);
+
+/// `foreman --help`: every setting with its variable, default and meaning.
+std::string settings_help();
+
+} // namespace foreman

@@ -1,0 +1,89 @@
+#pragma once
+
+// The typed interface of every foreman actor. Handles are all an actor knows
+// of another, so any of them can live on another node.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/typed_actor.hpp>
+#include <caf/replies_to.hpp>
+
+#include "messages/job.hpp"
+#include "messages/target.hpp"
+#include "messages/type_ids.hpp"
+
+namespace foreman {
+
+/// The STORE actor interface: the job database; the only owner of SQL.
+using store_actor = caf::typed_actor<
+  /// Persists a new queued job.
+  caf::replies_to<insert_atom, job_spec>::with<job>,
+  /// Reads a job; fails with job_not_found.
+  caf::replies_to<caf::get_atom, int64_t>::with<job>,
+  /// The queued jobs the scheduling policy chooses from, given the resident
+  /// model keys.
+  caf::replies_to<candidates_atom, std::vector<std::string>>::with<
+    queue_candidates>,
+  /// Applies a state change in one transaction; fails with
+  /// invalid_transition when the job is not in a state that allows it.
+  caf::replies_to<job_transition>::with<job>,
+  /// Marks a job done, storing its result and completion artifact.
+  caf::replies_to<job_completion>::with<job>>;
+
+/// Receives what the worker tells a waiting caller before the outcome.
+using job_sink_actor = caf::typed_actor<
+  /// The job was stored; it carries the id.
+  caf::reacts_to<accepted_atom, job>>;
+
+/// The WORKER actor interface: the single execution slot on the target.
+using worker_actor = caf::typed_actor<
+  /// Stores a job and answers when it reaches a terminal state. The sink (may
+  /// be invalid) learns the job as soon as it is stored.
+  caf::replies_to<submit_atom, job_spec, job_sink_actor>::with<job_outcome>,
+  /// INTERNAL: look for the next job to run.
+  caf::reacts_to<wake_atom>>;
+
+/// The TARGET CLIENT actor interface: blocking HTTP to one Ollama target,
+/// performed off the scheduler threads.
+using target_client_actor = caf::typed_actor<
+  /// Performs one inference call.
+  caf::replies_to<call_atom, target_request>::with<target_reply>,
+  /// Aborts the call made for a job, if one is under way.
+  caf::reacts_to<abort_atom, int64_t>,
+  /// Reads /api/ps.
+  caf::replies_to<ps_atom>::with<std::vector<resident_model>>>;
+
+/// The MODEL INVENTORY actor interface: which models are resident on the
+/// target, and the pinned embedder.
+using inventory_actor = caf::typed_actor<
+  /// The model keys resident now.
+  caf::replies_to<residents_atom>::with<std::vector<std::string>>,
+  /// The worker just used this model and it stays loaded.
+  caf::reacts_to<loaded_atom, std::string>,
+  /// The worker's request unloaded this model (keep_alive 0).
+  caf::reacts_to<unloaded_atom, std::string>,
+  /// INTERNAL: read /api/ps now.
+  caf::reacts_to<poll_atom>,
+  /// INTERNAL: load the pinned embedder.
+  caf::reacts_to<warm_atom>>;
+
+/// The HTTP INGRESS actor interface: owns foreman's HTTP server, whose
+/// handler threads talk to the worker and the store.
+using http_ingress_actor = caf::typed_actor<
+  /// The port the server listens on.
+  caf::replies_to<port_atom>::with<uint16_t>>;
+
+} // namespace foreman
+
+CAF_BEGIN_TYPE_ID_BLOCK(foreman_handles, caf::first_custom_type_id + 1100)
+
+  CAF_ADD_TYPE_ID(foreman_handles, (foreman::store_actor))
+  CAF_ADD_TYPE_ID(foreman_handles, (foreman::job_sink_actor))
+  CAF_ADD_TYPE_ID(foreman_handles, (foreman::worker_actor))
+  CAF_ADD_TYPE_ID(foreman_handles, (foreman::target_client_actor))
+  CAF_ADD_TYPE_ID(foreman_handles, (foreman::inventory_actor))
+  CAF_ADD_TYPE_ID(foreman_handles, (foreman::http_ingress_actor))
+
+CAF_END_TYPE_ID_BLOCK(foreman_handles)

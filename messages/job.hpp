@@ -1,0 +1,156 @@
+#pragma once
+
+// The job: foreman's unit of durable work, as stored and as passed between
+// actors. Plain structs with CAF 0.17 `inspect` so they can cross nodes.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <caf/meta/type_name.hpp>
+
+namespace foreman {
+
+enum class job_kind : uint8_t { chat, generate, embed };
+
+/// queued -> loading -> working -> done | failed; cancelled from any
+/// non-terminal state.
+enum class job_state : uint8_t { queued, loading, working, done, failed, cancelled };
+
+std::string to_string(job_kind x);
+std::optional<job_kind> parse_job_kind(std::string_view text);
+std::string to_string(job_state x);
+std::optional<job_state> parse_job_state(std::string_view text);
+bool is_terminal(job_state x);
+
+/// What a caller asks for: everything needed to create a job.
+struct job_spec {
+  job_kind kind = job_kind::chat;
+  /// The model exactly as the caller wrote it (echoed back in replies).
+  std::string model;
+  /// The Ollama request body, JSON text.
+  std::string payload;
+  int32_t priority = 0;
+  /// 0 = the worker's configured default.
+  int32_t max_attempts = 0;
+  std::string state_webhook_url;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_spec& x) {
+  return f(caf::meta::type_name("job_spec"), x.kind, x.model, x.payload,
+           x.priority, x.max_attempts, x.state_webhook_url);
+}
+
+/// A stored job. Times are Unix milliseconds; 0 means "not yet".
+struct job {
+  int64_t id = 0;
+  job_kind kind = job_kind::chat;
+  std::string model;
+  job_state state = job_state::queued;
+  int32_t priority = 0;
+  int32_t attempt = 0;
+  int32_t max_attempts = 1;
+  std::string payload;
+  /// The answer's text (chat/generate content) once done.
+  std::string result;
+  std::string error;
+  std::string state_webhook_url;
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+  int64_t started_at_ms = 0;
+  int64_t finished_at_ms = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job& x) {
+  return f(caf::meta::type_name("job"), x.id, x.kind, x.model, x.state,
+           x.priority, x.attempt, x.max_attempts, x.payload, x.result,
+           x.error, x.state_webhook_url, x.created_at_ms, x.updated_at_ms,
+           x.started_at_ms, x.finished_at_ms);
+}
+
+/// A state change requested by the worker; the store applies it in one
+/// transaction and answers with the updated job.
+struct job_transition {
+  int64_t job_id = 0;
+  job_state to = job_state::queued;
+  /// Set on failed (and on a retry, the error that caused it).
+  std::string error;
+  /// Counts an attempt when the job starts loading or working.
+  bool starts_attempt = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_transition& x) {
+  return f(caf::meta::type_name("job_transition"), x.job_id, x.to, x.error,
+           x.starts_attempt);
+}
+
+/// A job's successful end: result text plus the completion artifact,
+/// stored with the `done` transition in one transaction.
+struct job_completion {
+  int64_t job_id = 0;
+  std::string result;
+  std::string artifact_content_type;
+  std::string artifact_data;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_completion& x) {
+  return f(caf::meta::type_name("job_completion"), x.job_id, x.result,
+           x.artifact_content_type, x.artifact_data);
+}
+
+/// What a waiting caller receives when its job reaches a terminal state:
+/// the job plus the HTTP answer Ollama would have given.
+struct job_outcome {
+  job record;
+  int32_t http_status = 0;
+  std::string body;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_outcome& x) {
+  return f(caf::meta::type_name("job_outcome"), x.record, x.http_status,
+           x.body);
+}
+
+/// The scheduling-relevant facts of one queued job.
+struct queued_job {
+  int64_t id = 0;
+  /// Normalised model name (see core/model_name.hpp).
+  std::string model_key;
+  int32_t priority = 0;
+  int64_t created_at_ms = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, queued_job& x) {
+  return f(caf::meta::type_name("queued_job"), x.id, x.model_key, x.priority,
+           x.created_at_ms);
+}
+
+/// The few queued jobs the scheduling policy chooses from, read through
+/// indexes: the head of the queue, the head for each resident model, and the
+/// job that has waited longest.
+struct queue_candidates {
+  std::vector<queued_job> jobs;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, queue_candidates& x) {
+  return f(caf::meta::type_name("queue_candidates"), x.jobs);
+}
+
+} // namespace foreman
+
+namespace foreman {
+
+/// True when the job lifecycle allows going from `from` to `to`. A retry
+/// goes back from loading or working to queued.
+bool is_allowed_transition(job_state from, job_state to);
+
+} // namespace foreman

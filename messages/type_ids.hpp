@@ -1,0 +1,49 @@
+#pragma once
+
+// foreman's type-ID block: every message type and atom, registered once by
+// foreman::add_message_types so messages can cross nodes.
+
+#include <string>
+#include <vector>
+
+#include <caf/type_id.hpp>
+
+#include "messages/job.hpp"
+#include "messages/target.hpp"
+
+CAF_BEGIN_TYPE_ID_BLOCK(foreman, caf::first_custom_type_id + 1000)
+
+  CAF_ADD_TYPE_ID(foreman, (foreman::job_spec))
+  CAF_ADD_TYPE_ID(foreman, (foreman::job))
+  CAF_ADD_TYPE_ID(foreman, (foreman::job_transition))
+  CAF_ADD_TYPE_ID(foreman, (foreman::job_completion))
+  CAF_ADD_TYPE_ID(foreman, (foreman::job_outcome))
+  CAF_ADD_TYPE_ID(foreman, (foreman::queued_job))
+  CAF_ADD_TYPE_ID(foreman, (foreman::queue_candidates))
+  CAF_ADD_TYPE_ID(foreman, (foreman::target_request))
+  CAF_ADD_TYPE_ID(foreman, (foreman::target_reply))
+  CAF_ADD_TYPE_ID(foreman, (foreman::resident_model))
+  CAF_ADD_TYPE_ID(foreman, (std::vector<foreman::resident_model>))
+  CAF_ADD_TYPE_ID(foreman, (std::vector<std::string>))
+
+  // Store
+  CAF_ADD_ATOM(foreman, foreman, insert_atom, "insert")
+  CAF_ADD_ATOM(foreman, foreman, candidates_atom, "candidates")
+  // Worker
+  CAF_ADD_ATOM(foreman, foreman, submit_atom, "submit")
+  CAF_ADD_ATOM(foreman, foreman, accepted_atom, "accepted")
+  CAF_ADD_ATOM(foreman, foreman, wake_atom, "wake")
+  // Target client
+  CAF_ADD_ATOM(foreman, foreman, call_atom, "call")
+  CAF_ADD_ATOM(foreman, foreman, abort_atom, "abort")
+  CAF_ADD_ATOM(foreman, foreman, ps_atom, "ps")
+  // Model inventory
+  CAF_ADD_ATOM(foreman, foreman, residents_atom, "residents")
+  CAF_ADD_ATOM(foreman, foreman, loaded_atom, "loaded")
+  CAF_ADD_ATOM(foreman, foreman, unloaded_atom, "unloaded")
+  CAF_ADD_ATOM(foreman, foreman, poll_atom, "poll")
+  CAF_ADD_ATOM(foreman, foreman, warm_atom, "warm")
+  // HTTP ingress
+  CAF_ADD_ATOM(foreman, foreman, port_atom, "port")
+
+CAF_END_TYPE_ID_BLOCK(foreman)

@@ -1,0 +1,230 @@
+#include "net/api_mapping.hpp"
+
+#include <sstream>
+
+#include <Poco/DateTimeParser.h>
+#include <Poco/DateTimeFormat.h>
+#include <Poco/Exception.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/Timestamp.h>
+
+#include "core/model_name.hpp"
+#include "net/json_util.hpp"
+
+namespace foreman::net {
+
+namespace {
+
+using object_ptr = Poco::JSON::Object::Ptr;
+
+/// Parses JSON text that must be an object; nullptr otherwise.
+object_ptr parse_object(std::string_view text, std::string* why = nullptr) {
+  try {
+    Poco::JSON::Parser parser;
+    auto value = parser.parse(std::string{text});
+    if (value.type() == typeid(object_ptr))
+      return value.extract<object_ptr>();
+    if (why)
+      *why = "request body must be a JSON object";
+  } catch (const Poco::Exception& e) {
+    if (why)
+      *why = "invalid JSON: " + e.message();
+  }
+  return nullptr;
+}
+
+std::string stringify(const object_ptr& obj) {
+  std::ostringstream out;
+  obj->stringify(out);
+  return out.str();
+}
+
+std::string json_or_null(const std::string& text) {
+  return text.empty() ? "null" : json_quote(text);
+}
+
+std::string time_or_null(int64_t unix_ms) {
+  return unix_ms == 0 ? "null" : json_quote(rfc3339_utc(unix_ms));
+}
+
+// Fields whose type Ollama checks before anything runs.
+std::optional<std::string> check_chat_fields(const object_ptr& obj) {
+  if (obj->has("stream") && !obj->isNull("stream")
+      && !obj->get("stream").isBoolean())
+    return std::string{"stream must be true or false"};
+  if (obj->has("options") && !obj->isNull("options") && !obj->isObject("options"))
+    return std::string{"options must be a JSON object"};
+  if (obj->has("messages") && !obj->isNull("messages")) {
+    if (!obj->isArray("messages"))
+      return std::string{"messages must be an array"};
+    auto messages = obj->getArray("messages");
+    for (size_t i = 0; i < messages->size(); ++i) {
+      auto where = "messages[" + std::to_string(i) + "]";
+      if (!messages->isObject(i))
+        return where + " must be an object";
+      auto message = messages->getObject(static_cast<unsigned>(i));
+      if (!message->has("role") || !message->get("role").isString())
+        return where + ".role must be a string";
+      if (message->has("content") && !message->isNull("content")
+          && !message->get("content").isString())
+        return where + ".content must be a string";
+    }
+  }
+  return std::nullopt;
+}
+
+} // namespace
+
+std::variant<inference_call, request_problem>
+parse_chat_request(std::string_view body) {
+  if (body.empty())
+    return request_problem{400, "missing request body"};
+  std::string why;
+  auto obj = parse_object(body, &why);
+  if (!obj)
+    return request_problem{400, why};
+  if (!obj->has("model") || obj->isNull("model")
+      || (obj->get("model").isString() && obj->getValue<std::string>("model").empty()))
+    return request_problem{400, "model is required"};
+  if (!obj->get("model").isString())
+    return request_problem{400, "model must be a string"};
+  auto model = obj->getValue<std::string>("model");
+  if (!is_valid_model_name(model))
+    return request_problem{400, "invalid model name"};
+  if (auto problem = check_chat_fields(obj))
+    return request_problem{400, *problem};
+  inference_call call;
+  call.spec.kind = job_kind::chat;
+  call.spec.model = model;
+  call.spec.payload = std::string{body};
+  call.stream = !obj->has("stream") || obj->isNull("stream")
+                || obj->getValue<bool>("stream");
+  return call;
+}
+
+std::string job_json(const job& x) {
+  std::string out = "{\"id\":" + std::to_string(x.id);
+  out += ",\"kind\":" + json_quote(to_string(x.kind));
+  out += ",\"model\":" + json_quote(x.model);
+  out += ",\"state\":" + json_quote(to_string(x.state));
+  out += ",\"priority\":" + std::to_string(x.priority);
+  out += ",\"attempt\":" + std::to_string(x.attempt);
+  out += ",\"max_attempts\":" + std::to_string(x.max_attempts);
+  out += ",\"result\":" + json_or_null(x.result);
+  out += ",\"error\":" + json_or_null(x.error);
+  out += ",\"state_webhook_url\":" + json_or_null(x.state_webhook_url);
+  out += ",\"created_at\":" + time_or_null(x.created_at_ms);
+  out += ",\"updated_at\":" + time_or_null(x.updated_at_ms);
+  out += ",\"started_at\":" + time_or_null(x.started_at_ms);
+  out += ",\"finished_at\":" + time_or_null(x.finished_at_ms);
+  // The payload was validated as a JSON object before it was stored.
+  out += ",\"payload\":" + (x.payload.empty() ? std::string{"null"} : x.payload);
+  out += "}";
+  return out;
+}
+
+std::string target_path(job_kind kind) {
+  switch (kind) {
+    case job_kind::generate:
+      return "/api/generate";
+    case job_kind::embed:
+      return "/api/embed";
+    default:
+      return "/api/chat";
+  }
+}
+
+std::string target_body(const target_request& request) {
+  auto payload = parse_object(request.payload);
+  Poco::JSON::Object::Ptr out;
+  if (request.purpose == target_purpose::run && payload) {
+    out = payload;
+  } else {
+    // Ollama's load trick: no messages / prompt / input loads the model.
+    out = new Poco::JSON::Object;
+    out->set("model", payload ? payload->get("model") : Poco::Dynamic::Var{});
+    if (payload && payload->has("options"))
+      out->set("options", payload->get("options"));
+    if (request.kind == job_kind::chat)
+      out->set("messages", Poco::JSON::Array::Ptr{new Poco::JSON::Array});
+  }
+  if (request.kind != job_kind::embed)
+    out->set("stream", false);
+  out->remove("keep_alive");
+  // keep_alive_json is a number or a quoted duration; splice it in as-is so a
+  // number stays a number.
+  auto text = stringify(out);
+  text.pop_back(); // the closing brace
+  if (text.size() > 1)
+    text += ",";
+  text += "\"keep_alive\":" + request.keep_alive_json + "}";
+  return text;
+}
+
+std::optional<std::string> reply_problem(job_kind kind, std::string_view body) {
+  auto obj = parse_object(body);
+  if (!obj)
+    return std::string{"the target's reply is not a JSON object"};
+  if (kind == job_kind::embed) {
+    if (!obj->isArray("embeddings"))
+      return std::string{"the target's embed reply has no embeddings array"};
+    return std::nullopt;
+  }
+  if (!obj->has("done"))
+    return std::string{"the target's reply has no done field"};
+  return std::nullopt;
+}
+
+std::string result_text(job_kind kind, std::string_view reply_body) {
+  auto obj = parse_object(reply_body);
+  if (!obj)
+    return {};
+  if (kind == job_kind::chat && obj->isObject("message")) {
+    auto message = obj->getObject("message");
+    if (message->has("content") && message->get("content").isString())
+      return message->getValue<std::string>("content");
+  }
+  if (kind == job_kind::generate && obj->has("response")
+      && obj->get("response").isString())
+    return obj->getValue<std::string>("response");
+  return {};
+}
+
+std::string error_message(std::string_view body) {
+  auto obj = parse_object(body);
+  if (obj && obj->has("error") && obj->get("error").isString())
+    return obj->getValue<std::string>("error");
+  return std::string{body};
+}
+
+std::optional<std::vector<resident_model>> parse_ps_reply(std::string_view body) {
+  auto obj = parse_object(body);
+  if (!obj || !obj->isArray("models"))
+    return std::nullopt;
+  std::vector<resident_model> result;
+  auto models = obj->getArray("models");
+  for (size_t i = 0; i < models->size(); ++i) {
+    if (!models->isObject(i))
+      return std::nullopt;
+    auto entry = models->getObject(static_cast<unsigned>(i));
+    auto name_field = entry->has("model") ? "model" : "name";
+    if (!entry->has(name_field) || !entry->get(name_field).isString())
+      return std::nullopt;
+    resident_model x;
+    x.model_key = model_key(entry->getValue<std::string>(name_field));
+    if (entry->has("expires_at") && entry->get("expires_at").isString()) {
+      Poco::DateTime parsed;
+      int tz = 0;
+      if (Poco::DateTimeParser::tryParse(Poco::DateTimeFormat::ISO8601_FRAC_FORMAT,
+                                         entry->getValue<std::string>("expires_at"),
+                                         parsed, tz))
+        x.expires_at_ms = (parsed.timestamp().epochMicroseconds() / 1000)
+                          - int64_t{tz} * 1000;
+    }
+    result.push_back(std::move(x));
+  }
+  return result;
+}
+
+} // namespace foreman::net

@@ -1,0 +1,444 @@
+#include "persistence/job_store.hpp"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <functional>
+
+#include "core/model_name.hpp"
+
+namespace foreman {
+
+namespace {
+
+// -- schema --------------------------------------------------------------------
+
+/// Migration N takes the database from user_version N-1 to N.
+const char* const migrations[] = {
+  // 1: jobs and artifacts
+  "CREATE TABLE jobs ("
+  "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  kind TEXT NOT NULL,"
+  "  model TEXT NOT NULL,"
+  "  model_key TEXT NOT NULL,"
+  "  state TEXT NOT NULL,"
+  "  priority INTEGER NOT NULL DEFAULT 0,"
+  "  payload TEXT NOT NULL,"
+  "  result TEXT NOT NULL DEFAULT '',"
+  "  error TEXT NOT NULL DEFAULT '',"
+  "  attempt INTEGER NOT NULL DEFAULT 0,"
+  "  max_attempts INTEGER NOT NULL DEFAULT 1,"
+  "  state_webhook_url TEXT NOT NULL DEFAULT '',"
+  "  created_at INTEGER NOT NULL,"
+  "  updated_at INTEGER NOT NULL,"
+  "  started_at INTEGER NOT NULL DEFAULT 0,"
+  "  finished_at INTEGER NOT NULL DEFAULT 0);"
+  "CREATE TABLE artifacts ("
+  "  job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,"
+  "  name TEXT NOT NULL,"
+  "  content_type TEXT NOT NULL,"
+  "  data BLOB NOT NULL,"
+  "  created_at INTEGER NOT NULL,"
+  "  PRIMARY KEY (job_id, name));",
+  // 2: indexes for the scheduler; partial, so they hold only queued jobs
+  "CREATE INDEX jobs_queue_order ON jobs(priority DESC, id)"
+  "  WHERE state = 'queued';"
+  "CREATE INDEX jobs_queue_by_model ON jobs(model_key, priority DESC, id)"
+  "  WHERE state = 'queued';"
+  "CREATE INDEX jobs_queue_age ON jobs(id) WHERE state = 'queued';"
+  "CREATE INDEX jobs_by_state ON jobs(state);",
+};
+
+static_assert(sizeof(migrations) / sizeof(migrations[0])
+              == job_store::latest_schema_version);
+
+constexpr const char* job_columns
+  = "id, kind, model, state, priority, attempt, max_attempts, payload, "
+    "result, error, state_webhook_url, created_at, updated_at, started_at, "
+    "finished_at";
+
+// The scheduling queries; each is served by one of the partial indexes.
+const std::string queued_select
+  = "SELECT id, model_key, priority, created_at FROM jobs WHERE state = 'queued' ";
+const std::string queue_head_sql
+  = queued_select + "ORDER BY priority DESC, id LIMIT 1";
+const std::string queue_oldest_sql = queued_select + "ORDER BY id LIMIT 1";
+const std::string queue_head_for_model_sql
+  = queued_select + "AND model_key = ?1 ORDER BY priority DESC, id LIMIT 1";
+
+// -- statement wrapper ---------------------------------------------------------
+
+class statement {
+public:
+  statement(sqlite3* db, const std::string& sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt_, nullptr) != SQLITE_OK)
+      throw store_error{"cannot prepare statement: "
+                        + std::string{sqlite3_errmsg(db)}};
+  }
+
+  ~statement() {
+    sqlite3_finalize(stmt_);
+  }
+
+  statement(const statement&) = delete;
+  statement& operator=(const statement&) = delete;
+
+  /// Resets the statement and binds the arguments to ?1, ?2, ...
+  template <class... Ts>
+  statement& bind(const Ts&... xs) {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+    int index = 0;
+    (bind_one(++index, xs), ...);
+    return *this;
+  }
+
+  /// Steps once; true when a row is available.
+  bool step() {
+    auto rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW)
+      return true;
+    if (rc == SQLITE_DONE)
+      return false;
+    throw store_error{"database error: " + std::string{sqlite3_errmsg(db_)}};
+  }
+
+  /// Steps to completion, for statements without rows.
+  void run() {
+    while (step())
+      ; // nothing to read
+  }
+
+  int64_t integer(int column) const {
+    return sqlite3_column_int64(stmt_, column);
+  }
+
+  std::string text(int column) const {
+    auto data = sqlite3_column_blob(stmt_, column);
+    auto size = sqlite3_column_bytes(stmt_, column);
+    return data ? std::string{static_cast<const char*>(data),
+                              static_cast<size_t>(size)}
+                : std::string{};
+  }
+
+private:
+  void bind_one(int index, int64_t x) {
+    sqlite3_bind_int64(stmt_, index, x);
+  }
+  void bind_one(int index, int32_t x) {
+    sqlite3_bind_int64(stmt_, index, x);
+  }
+  void bind_one(int index, const std::string& x) {
+    sqlite3_bind_text(stmt_, index, x.data(), static_cast<int>(x.size()),
+                      SQLITE_TRANSIENT);
+  }
+
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+job read_job(const statement& row) {
+  job x;
+  x.id = row.integer(0);
+  x.kind = parse_job_kind(row.text(1)).value_or(job_kind::chat);
+  x.model = row.text(2);
+  x.state = parse_job_state(row.text(3)).value_or(job_state::failed);
+  x.priority = static_cast<int32_t>(row.integer(4));
+  x.attempt = static_cast<int32_t>(row.integer(5));
+  x.max_attempts = static_cast<int32_t>(row.integer(6));
+  x.payload = row.text(7);
+  x.result = row.text(8);
+  x.error = row.text(9);
+  x.state_webhook_url = row.text(10);
+  x.created_at_ms = row.integer(11);
+  x.updated_at_ms = row.integer(12);
+  x.started_at_ms = row.integer(13);
+  x.finished_at_ms = row.integer(14);
+  return x;
+}
+
+queued_job read_queued(const statement& row) {
+  return queued_job{row.integer(0), row.text(1),
+                    static_cast<int32_t>(row.integer(2)), row.integer(3)};
+}
+
+} // namespace
+
+// -- impl ----------------------------------------------------------------------
+
+struct job_store::impl {
+  sqlite3* db = nullptr;
+  std::string path;
+  int version = 0;
+
+  // Prepared once at open, after migration.
+  std::unique_ptr<statement> begin, commit, rollback;
+  std::unique_ptr<statement> insert_job, select_job, update_state, finish_job,
+    upsert_artifact, select_artifacts, select_artifact, count_state,
+    requeue, queue_head, queue_head_for_model, queue_oldest;
+
+  explicit impl(const std::string& file) : path(file) {
+    auto rc = sqlite3_open_v2(file.c_str(), &db,
+                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+                                | SQLITE_OPEN_FULLMUTEX,
+                              nullptr);
+    if (rc != SQLITE_OK) {
+      std::string why = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+      sqlite3_close(db);
+      throw store_error{"cannot open database '" + file + "': " + why};
+    }
+    sqlite3_busy_timeout(db, 5000);
+  }
+
+  ~impl() {
+    // Statements must be finalized before the connection closes.
+    begin.reset(); commit.reset(); rollback.reset();
+    insert_job.reset(); select_job.reset(); update_state.reset();
+    finish_job.reset(); upsert_artifact.reset(); select_artifacts.reset();
+    select_artifact.reset(); count_state.reset(); requeue.reset();
+    queue_head.reset(); queue_head_for_model.reset(); queue_oldest.reset();
+    sqlite3_close(db);
+  }
+
+  void exec(const std::string& sql) {
+    char* message = nullptr;
+    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
+      std::string why = message ? message : "unknown error";
+      sqlite3_free(message);
+      throw store_error{"database '" + path + "': " + why};
+    }
+  }
+
+  int read_user_version() {
+    statement q{db, "PRAGMA user_version"};
+    q.step();
+    return static_cast<int>(q.integer(0));
+  }
+
+  void migrate(int target) {
+    version = read_user_version();
+    if (version > latest_schema_version)
+      throw store_error{"database '" + path + "' has schema version "
+                        + std::to_string(version)
+                        + ", newer than this foreman supports ("
+                        + std::to_string(latest_schema_version) + ")"};
+    while (version < target) {
+      exec("BEGIN IMMEDIATE");
+      try {
+        exec(migrations[version]);
+        exec("PRAGMA user_version = " + std::to_string(version + 1));
+        exec("COMMIT");
+      } catch (...) {
+        sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+        throw;
+      }
+      ++version;
+    }
+  }
+
+  void prepare() {
+    begin = std::make_unique<statement>(db, "BEGIN IMMEDIATE");
+    commit = std::make_unique<statement>(db, "COMMIT");
+    rollback = std::make_unique<statement>(db, "ROLLBACK");
+    insert_job = std::make_unique<statement>(
+      db, std::string("INSERT INTO jobs (kind, model, model_key, state, priority, "
+              "payload, max_attempts, state_webhook_url, created_at, "
+              "updated_at) VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?8)"));
+    select_job = std::make_unique<statement>(
+      db, std::string("SELECT ") + job_columns + " FROM jobs WHERE id = ?1");
+    update_state = std::make_unique<statement>(
+      db, "UPDATE jobs SET state = ?2, error = ?3, attempt = attempt + ?4, "
+          "updated_at = ?5, "
+          "started_at = CASE WHEN ?6 AND started_at = 0 THEN ?5 ELSE started_at END, "
+          "finished_at = CASE WHEN ?7 THEN ?5 ELSE finished_at END "
+          "WHERE id = ?1");
+    finish_job = std::make_unique<statement>(
+      db, "UPDATE jobs SET state = 'done', result = ?2, error = '', "
+          "updated_at = ?3, finished_at = ?3 WHERE id = ?1");
+    upsert_artifact = std::make_unique<statement>(
+      db, "INSERT OR REPLACE INTO artifacts (job_id, name, content_type, data, "
+          "created_at) VALUES (?1, ?2, ?3, ?4, ?5)");
+    select_artifacts = std::make_unique<statement>(
+      db, "SELECT name, content_type, length(data) FROM artifacts "
+          "WHERE job_id = ?1 ORDER BY name");
+    select_artifact = std::make_unique<statement>(
+      db, "SELECT name, content_type, data FROM artifacts "
+          "WHERE job_id = ?1 AND name = ?2");
+    count_state = std::make_unique<statement>(
+      db, "SELECT count(*) FROM jobs WHERE state = ?1");
+    requeue = std::make_unique<statement>(
+      db, "UPDATE jobs SET state = 'queued', updated_at = ?1 "
+          "WHERE state IN ('loading', 'working')");
+    queue_head = std::make_unique<statement>(db, queue_head_sql);
+    queue_head_for_model = std::make_unique<statement>(db,
+                                                       queue_head_for_model_sql);
+    queue_oldest = std::make_unique<statement>(db, queue_oldest_sql);
+  }
+
+  /// Runs `body` inside BEGIN IMMEDIATE ... COMMIT, rolling back on error.
+  template <class F>
+  auto transaction(F body) -> decltype(body()) {
+    begin->bind().run();
+    try {
+      if constexpr (std::is_void_v<decltype(body())>) {
+        body();
+        commit->bind().run();
+      } else {
+        auto result = body();
+        commit->bind().run();
+        return result;
+      }
+    } catch (...) {
+      rollback->bind().run();
+      throw;
+    }
+  }
+
+  std::optional<job> find(int64_t id) {
+    auto& q = select_job->bind(id);
+    if (!q.step())
+      return std::nullopt;
+    return read_job(q);
+  }
+
+  job get(int64_t id) {
+    if (auto x = find(id))
+      return *x;
+    throw job_not_found_error{"job " + std::to_string(id) + " not found"};
+  }
+};
+
+// -- job_store -----------------------------------------------------------------
+
+job_store::job_store(const std::string& path, int schema_version)
+  : impl_(std::make_unique<impl>(path)) {
+  // WAL lets readers proceed during writes; FULL makes every acknowledged
+  // job survive a power loss, not only a crash.
+  impl_->exec("PRAGMA journal_mode = WAL");
+  impl_->exec("PRAGMA synchronous = FULL");
+  impl_->exec("PRAGMA foreign_keys = ON");
+  impl_->migrate(std::min(schema_version, latest_schema_version));
+  impl_->prepare();
+}
+
+job_store::~job_store() = default;
+
+int job_store::schema_version() const {
+  return impl_->version;
+}
+
+int job_store::requeue_interrupted(int64_t now_ms) {
+  return impl_->transaction([&] {
+    impl_->requeue->bind(now_ms).run();
+    return sqlite3_changes(impl_->db);
+  });
+}
+
+job job_store::insert(const job_spec& spec, int64_t now_ms) {
+  return impl_->transaction([&] {
+    impl_->insert_job
+      ->bind(std::string{to_string(spec.kind)}, spec.model,
+             model_key(spec.model), spec.priority, spec.payload,
+             spec.max_attempts, spec.state_webhook_url, now_ms)
+      .run();
+    return impl_->get(sqlite3_last_insert_rowid(impl_->db));
+  });
+}
+
+std::optional<job> job_store::find(int64_t id) {
+  return impl_->find(id);
+}
+
+std::vector<queued_job>
+job_store::candidates(const std::vector<std::string>& resident_model_keys) {
+  std::vector<queued_job> result;
+  auto add_first_row = [&](statement& q) {
+    if (q.step()) {
+      auto x = read_queued(q);
+      auto same_id = [&](const queued_job& y) { return y.id == x.id; };
+      if (std::none_of(result.begin(), result.end(), same_id))
+        result.push_back(std::move(x));
+    }
+  };
+  add_first_row(impl_->queue_head->bind());
+  add_first_row(impl_->queue_oldest->bind());
+  for (auto& key : resident_model_keys)
+    add_first_row(impl_->queue_head_for_model->bind(key));
+  return result;
+}
+
+job job_store::apply(const job_transition& change, int64_t now_ms) {
+  return impl_->transaction([&] {
+    auto current = impl_->get(change.job_id);
+    if (!is_allowed_transition(current.state, change.to))
+      throw invalid_transition_error{
+        "job " + std::to_string(change.job_id) + " cannot go from "
+        + to_string(current.state) + " to " + to_string(change.to)};
+    auto starts = change.to == job_state::loading
+                  || change.to == job_state::working;
+    impl_->update_state
+      ->bind(change.job_id, std::string{to_string(change.to)}, change.error,
+             int64_t{change.starts_attempt ? 1 : 0}, now_ms,
+             int64_t{starts ? 1 : 0}, int64_t{is_terminal(change.to) ? 1 : 0})
+      .run();
+    return impl_->get(change.job_id);
+  });
+}
+
+job job_store::complete(const job_completion& completion, int64_t now_ms) {
+  return impl_->transaction([&] {
+    auto current = impl_->get(completion.job_id);
+    if (!is_allowed_transition(current.state, job_state::done))
+      throw invalid_transition_error{
+        "job " + std::to_string(completion.job_id) + " cannot go from "
+        + to_string(current.state) + " to done"};
+    impl_->finish_job->bind(completion.job_id, completion.result, now_ms).run();
+    impl_->upsert_artifact
+      ->bind(completion.job_id, std::string{"completion"},
+             completion.artifact_content_type, completion.artifact_data, now_ms)
+      .run();
+    return impl_->get(completion.job_id);
+  });
+}
+
+std::vector<artifact_info> job_store::artifacts(int64_t job_id) {
+  std::vector<artifact_info> result;
+  auto& q = impl_->select_artifacts->bind(job_id);
+  while (q.step())
+    result.push_back(artifact_info{q.text(0), q.text(1), q.integer(2)});
+  return result;
+}
+
+std::optional<artifact> job_store::find_artifact(int64_t job_id,
+                                                 const std::string& name) {
+  auto& q = impl_->select_artifact->bind(job_id, name);
+  if (!q.step())
+    return std::nullopt;
+  return artifact{q.text(0), q.text(1), q.text(2)};
+}
+
+int64_t job_store::count_in_state(job_state state) {
+  auto& q = impl_->count_state->bind(std::string{to_string(state)});
+  q.step();
+  return q.integer(0);
+}
+
+std::vector<std::string> job_store::candidate_query_plans() {
+  std::vector<std::string> plans;
+  auto explain = [&](const std::string& sql) {
+    statement q{impl_->db, "EXPLAIN QUERY PLAN " + sql};
+    std::string plan;
+    while (q.step()) {
+      if (!plan.empty())
+        plan += "; ";
+      plan += q.text(3);
+    }
+    plans.push_back(plan);
+  };
+  explain(queue_head_sql);
+  explain(queue_oldest_sql);
+  explain(queue_head_for_model_sql);
+  return plans;
+}
+
+} // namespace foreman
