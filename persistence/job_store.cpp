@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <unordered_map>
 
 #include "core/model_name.hpp"
 
@@ -57,14 +58,53 @@ constexpr const char* job_columns
     "result, error, state_webhook_url, created_at, updated_at, started_at, "
     "finished_at";
 
-// The scheduling queries; each is served by one of the partial indexes.
-const std::string queued_select
-  = "SELECT id, model_key, priority, created_at FROM jobs WHERE state = 'queued' ";
+const std::string begin_sql = "BEGIN IMMEDIATE";
+const std::string commit_sql = "COMMIT";
+const std::string rollback_sql = "ROLLBACK";
+const std::string insert_job_sql
+  = "INSERT INTO jobs (kind, model, model_key, state, priority, payload, "
+    "max_attempts, state_webhook_url, created_at, updated_at) "
+    "VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?8)";
+const std::string select_job_sql = std::string{"SELECT "} + job_columns
+                                   + " FROM jobs WHERE id = ?1";
+const std::string update_state_sql
+  = "UPDATE jobs SET state = ?2, error = ?3, attempt = attempt + ?4, "
+    "updated_at = ?5, "
+    "started_at = CASE WHEN ?6 AND started_at = 0 THEN ?5 ELSE started_at END, "
+    "finished_at = CASE WHEN ?7 THEN ?5 ELSE finished_at END "
+    "WHERE id = ?1";
+const std::string finish_job_sql
+  = "UPDATE jobs SET state = 'done', result = ?2, error = '', updated_at = ?3, "
+    "finished_at = ?3 WHERE id = ?1";
+const std::string upsert_artifact_sql
+  = "INSERT OR REPLACE INTO artifacts (job_id, name, content_type, data, "
+    "created_at) VALUES (?1, ?2, ?3, ?4, ?5)";
+const std::string select_artifacts_sql
+  = "SELECT name, content_type, length(data) FROM artifacts WHERE job_id = ?1 "
+    "ORDER BY name";
+const std::string select_artifact_sql
+  = "SELECT name, content_type, data FROM artifacts WHERE job_id = ?1 AND "
+    "name = ?2";
+const std::string count_state_sql = "SELECT count(*) FROM jobs WHERE state = ?1";
+const std::string requeue_sql
+  = "UPDATE jobs SET state = 'queued', updated_at = ?1 "
+    "WHERE state IN ('loading', 'working')";
+
+// The scheduling queries. Each names its partial index (INDEXED BY), so
+// SQLite reads one index entry instead of planning a scan and sort, and
+// refuses to prepare the query if the index could not serve it.
+std::string queued_select(const char* index) {
+  return std::string{"SELECT id, model_key, priority, created_at FROM jobs "
+                     "INDEXED BY "}
+         + index + " WHERE state = 'queued' ";
+}
 const std::string queue_head_sql
-  = queued_select + "ORDER BY priority DESC, id LIMIT 1";
-const std::string queue_oldest_sql = queued_select + "ORDER BY id LIMIT 1";
+  = queued_select("jobs_queue_order") + "ORDER BY priority DESC, id LIMIT 1";
+const std::string queue_oldest_sql
+  = queued_select("jobs_queue_age") + "ORDER BY id LIMIT 1";
 const std::string queue_head_for_model_sql
-  = queued_select + "AND model_key = ?1 ORDER BY priority DESC, id LIMIT 1";
+  = queued_select("jobs_queue_by_model")
+    + "AND model_key = ?1 ORDER BY priority DESC, id LIMIT 1";
 
 // -- statement wrapper ---------------------------------------------------------
 
@@ -170,12 +210,8 @@ struct job_store::impl {
   sqlite3* db = nullptr;
   std::string path;
   int version = 0;
-
-  // Prepared once at open, after migration.
-  std::unique_ptr<statement> begin, commit, rollback;
-  std::unique_ptr<statement> insert_job, select_job, update_state, finish_job,
-    upsert_artifact, select_artifacts, select_artifact, count_state,
-    requeue, queue_head, queue_head_for_model, queue_oldest;
+  /// Statements by SQL text, prepared on first use.
+  std::unordered_map<std::string, std::unique_ptr<statement>> statements;
 
   explicit impl(const std::string& file) : path(file) {
     auto rc = sqlite3_open_v2(file.c_str(), &db,
@@ -191,13 +227,15 @@ struct job_store::impl {
   }
 
   ~impl() {
-    // Statements must be finalized before the connection closes.
-    begin.reset(); commit.reset(); rollback.reset();
-    insert_job.reset(); select_job.reset(); update_state.reset();
-    finish_job.reset(); upsert_artifact.reset(); select_artifacts.reset();
-    select_artifact.reset(); count_state.reset(); requeue.reset();
-    queue_head.reset(); queue_head_for_model.reset(); queue_oldest.reset();
+    statements.clear(); // finalized before the connection closes
     sqlite3_close(db);
+  }
+
+  statement& prepared(const std::string& sql) {
+    auto& slot = statements[sql];
+    if (!slot)
+      slot = std::make_unique<statement>(db, sql);
+    return *slot;
   }
 
   void exec(const std::string& sql) {
@@ -236,66 +274,27 @@ struct job_store::impl {
     }
   }
 
-  void prepare() {
-    begin = std::make_unique<statement>(db, "BEGIN IMMEDIATE");
-    commit = std::make_unique<statement>(db, "COMMIT");
-    rollback = std::make_unique<statement>(db, "ROLLBACK");
-    insert_job = std::make_unique<statement>(
-      db, std::string("INSERT INTO jobs (kind, model, model_key, state, priority, "
-              "payload, max_attempts, state_webhook_url, created_at, "
-              "updated_at) VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?8)"));
-    select_job = std::make_unique<statement>(
-      db, std::string("SELECT ") + job_columns + " FROM jobs WHERE id = ?1");
-    update_state = std::make_unique<statement>(
-      db, "UPDATE jobs SET state = ?2, error = ?3, attempt = attempt + ?4, "
-          "updated_at = ?5, "
-          "started_at = CASE WHEN ?6 AND started_at = 0 THEN ?5 ELSE started_at END, "
-          "finished_at = CASE WHEN ?7 THEN ?5 ELSE finished_at END "
-          "WHERE id = ?1");
-    finish_job = std::make_unique<statement>(
-      db, "UPDATE jobs SET state = 'done', result = ?2, error = '', "
-          "updated_at = ?3, finished_at = ?3 WHERE id = ?1");
-    upsert_artifact = std::make_unique<statement>(
-      db, "INSERT OR REPLACE INTO artifacts (job_id, name, content_type, data, "
-          "created_at) VALUES (?1, ?2, ?3, ?4, ?5)");
-    select_artifacts = std::make_unique<statement>(
-      db, "SELECT name, content_type, length(data) FROM artifacts "
-          "WHERE job_id = ?1 ORDER BY name");
-    select_artifact = std::make_unique<statement>(
-      db, "SELECT name, content_type, data FROM artifacts "
-          "WHERE job_id = ?1 AND name = ?2");
-    count_state = std::make_unique<statement>(
-      db, "SELECT count(*) FROM jobs WHERE state = ?1");
-    requeue = std::make_unique<statement>(
-      db, "UPDATE jobs SET state = 'queued', updated_at = ?1 "
-          "WHERE state IN ('loading', 'working')");
-    queue_head = std::make_unique<statement>(db, queue_head_sql);
-    queue_head_for_model = std::make_unique<statement>(db,
-                                                       queue_head_for_model_sql);
-    queue_oldest = std::make_unique<statement>(db, queue_oldest_sql);
-  }
-
   /// Runs `body` inside BEGIN IMMEDIATE ... COMMIT, rolling back on error.
   template <class F>
   auto transaction(F body) -> decltype(body()) {
-    begin->bind().run();
+    prepared(begin_sql).bind().run();
     try {
       if constexpr (std::is_void_v<decltype(body())>) {
         body();
-        commit->bind().run();
+        prepared(commit_sql).bind().run();
       } else {
         auto result = body();
-        commit->bind().run();
+        prepared(commit_sql).bind().run();
         return result;
       }
     } catch (...) {
-      rollback->bind().run();
+      prepared(rollback_sql).bind().run();
       throw;
     }
   }
 
   std::optional<job> find(int64_t id) {
-    auto& q = select_job->bind(id);
+    auto& q = prepared(select_job_sql).bind(id);
     if (!q.step())
       return std::nullopt;
     return read_job(q);
@@ -318,7 +317,6 @@ job_store::job_store(const std::string& path, int schema_version)
   impl_->exec("PRAGMA synchronous = FULL");
   impl_->exec("PRAGMA foreign_keys = ON");
   impl_->migrate(std::min(schema_version, latest_schema_version));
-  impl_->prepare();
 }
 
 job_store::~job_store() = default;
@@ -329,15 +327,15 @@ int job_store::schema_version() const {
 
 int job_store::requeue_interrupted(int64_t now_ms) {
   return impl_->transaction([&] {
-    impl_->requeue->bind(now_ms).run();
+    impl_->prepared(requeue_sql).bind(now_ms).run();
     return sqlite3_changes(impl_->db);
   });
 }
 
 job job_store::insert(const job_spec& spec, int64_t now_ms) {
   return impl_->transaction([&] {
-    impl_->insert_job
-      ->bind(std::string{to_string(spec.kind)}, spec.model,
+    impl_->prepared(insert_job_sql)
+      .bind(std::string{to_string(spec.kind)}, spec.model,
              model_key(spec.model), spec.priority, spec.payload,
              spec.max_attempts, spec.state_webhook_url, now_ms)
       .run();
@@ -360,10 +358,10 @@ job_store::candidates(const std::vector<std::string>& resident_model_keys) {
         result.push_back(std::move(x));
     }
   };
-  add_first_row(impl_->queue_head->bind());
-  add_first_row(impl_->queue_oldest->bind());
+  add_first_row(impl_->prepared(queue_head_sql).bind());
+  add_first_row(impl_->prepared(queue_oldest_sql).bind());
   for (auto& key : resident_model_keys)
-    add_first_row(impl_->queue_head_for_model->bind(key));
+    add_first_row(impl_->prepared(queue_head_for_model_sql).bind(key));
   return result;
 }
 
@@ -376,8 +374,8 @@ job job_store::apply(const job_transition& change, int64_t now_ms) {
         + to_string(current.state) + " to " + to_string(change.to)};
     auto starts = change.to == job_state::loading
                   || change.to == job_state::working;
-    impl_->update_state
-      ->bind(change.job_id, std::string{to_string(change.to)}, change.error,
+    impl_->prepared(update_state_sql)
+      .bind(change.job_id, std::string{to_string(change.to)}, change.error,
              int64_t{change.starts_attempt ? 1 : 0}, now_ms,
              int64_t{starts ? 1 : 0}, int64_t{is_terminal(change.to) ? 1 : 0})
       .run();
@@ -392,9 +390,9 @@ job job_store::complete(const job_completion& completion, int64_t now_ms) {
       throw invalid_transition_error{
         "job " + std::to_string(completion.job_id) + " cannot go from "
         + to_string(current.state) + " to done"};
-    impl_->finish_job->bind(completion.job_id, completion.result, now_ms).run();
-    impl_->upsert_artifact
-      ->bind(completion.job_id, std::string{"completion"},
+    impl_->prepared(finish_job_sql).bind(completion.job_id, completion.result, now_ms).run();
+    impl_->prepared(upsert_artifact_sql)
+      .bind(completion.job_id, std::string{"completion"},
              completion.artifact_content_type, completion.artifact_data, now_ms)
       .run();
     return impl_->get(completion.job_id);
@@ -403,7 +401,7 @@ job job_store::complete(const job_completion& completion, int64_t now_ms) {
 
 std::vector<artifact_info> job_store::artifacts(int64_t job_id) {
   std::vector<artifact_info> result;
-  auto& q = impl_->select_artifacts->bind(job_id);
+  auto& q = impl_->prepared(select_artifacts_sql).bind(job_id);
   while (q.step())
     result.push_back(artifact_info{q.text(0), q.text(1), q.integer(2)});
   return result;
@@ -411,14 +409,14 @@ std::vector<artifact_info> job_store::artifacts(int64_t job_id) {
 
 std::optional<artifact> job_store::find_artifact(int64_t job_id,
                                                  const std::string& name) {
-  auto& q = impl_->select_artifact->bind(job_id, name);
+  auto& q = impl_->prepared(select_artifact_sql).bind(job_id, name);
   if (!q.step())
     return std::nullopt;
   return artifact{q.text(0), q.text(1), q.text(2)};
 }
 
 int64_t job_store::count_in_state(job_state state) {
-  auto& q = impl_->count_state->bind(std::string{to_string(state)});
+  auto& q = impl_->prepared(count_state_sql).bind(std::string{to_string(state)});
   q.step();
   return q.integer(0);
 }

@@ -1,0 +1,219 @@
+#define BOOST_TEST_MODULE core_tests
+#include <boost/test/unit_test.hpp>
+
+#include <map>
+
+#include "core/duration.hpp"
+#include "core/keep_alive.hpp"
+#include "core/model_name.hpp"
+#include "core/scheduling_policy.hpp"
+#include "core/settings.hpp"
+#include "core/url.hpp"
+
+using namespace foreman;
+
+BOOST_AUTO_TEST_SUITE(durations)
+
+BOOST_AUTO_TEST_CASE(go_durations_parse_like_go) {
+  BOOST_TEST(*parse_go_duration("300ms") == 300'000'000);
+  BOOST_TEST(*parse_go_duration("1h30m") == 5'400'000'000'000);
+  BOOST_TEST(*parse_go_duration("1.5h") == 5'400'000'000'000);
+  BOOST_TEST(*parse_go_duration("-1m") == -60'000'000'000);
+  BOOST_TEST(*parse_go_duration("0") == 0);
+  BOOST_TEST(*parse_go_duration("+0") == 0);
+  BOOST_TEST(*parse_go_duration("2\xC2\xB5s") == 2000);
+}
+
+BOOST_AUTO_TEST_CASE(go_rejects_what_go_rejects) {
+  for (auto text : {"", "10", "-1", "1d", "5M", "10min", " 5m", "5 m", "abc",
+                    ".s", "99999999999999h"})
+    BOOST_TEST(!parse_go_duration(text).has_value(), "accepted " << text);
+}
+
+BOOST_AUTO_TEST_CASE(settings_durations_take_seconds_or_units) {
+  BOOST_TEST(*parse_seconds_or_duration_ms("30") == 30'000);
+  BOOST_TEST(*parse_seconds_or_duration_ms("30s") == 30'000);
+  BOOST_TEST(*parse_seconds_or_duration_ms("5m") == 300'000);
+  BOOST_TEST(!parse_seconds_or_duration_ms("-5").has_value());
+  BOOST_TEST(!parse_seconds_or_duration_ms("-5m").has_value());
+  BOOST_TEST(!parse_seconds_or_duration_ms("soon").has_value());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(keep_alive_encoding)
+
+BOOST_AUTO_TEST_CASE(integers_go_out_as_json_numbers) {
+  BOOST_TEST(keep_alive::parse("-1")->json() == "-1");
+  BOOST_TEST(keep_alive::parse("0")->json() == "0");
+  BOOST_TEST(keep_alive::parse("3600")->json() == "3600");
+  BOOST_TEST(keep_alive::parse("+5")->json() == "5");
+  BOOST_TEST(keep_alive::forever().json() == "-1");
+}
+
+BOOST_AUTO_TEST_CASE(durations_go_out_as_json_strings) {
+  BOOST_TEST(keep_alive::parse("15m")->json() == "\"15m\"");
+  BOOST_TEST(keep_alive::parse("1h")->json() == "\"1h\"");
+  BOOST_TEST(keep_alive::parse("-1m")->json() == "\"-1m\"");
+}
+
+BOOST_AUTO_TEST_CASE(zero_unloads_immediately) {
+  BOOST_TEST(keep_alive::parse("0")->unloads_immediately());
+  BOOST_TEST(keep_alive::parse("0s")->unloads_immediately());
+  BOOST_TEST(!keep_alive::parse("-1")->unloads_immediately());
+  BOOST_TEST(!keep_alive::parse("5m")->unloads_immediately());
+}
+
+BOOST_AUTO_TEST_CASE(invalid_values_are_rejected) {
+  for (auto text : {"", "forever", "1d", "5 m", "1.5", "0x10", "--1"})
+    BOOST_TEST(!keep_alive::parse(text).has_value(), "accepted " << text);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(model_names)
+
+BOOST_AUTO_TEST_CASE(keys_match_the_names_ps_lists) {
+  BOOST_TEST(model_key("llama3.2") == "llama3.2:latest");
+  BOOST_TEST(model_key("Llama3.2:LATEST") == "llama3.2:latest");
+  BOOST_TEST(model_key("library/llama3.2:1b") == "llama3.2:1b");
+  BOOST_TEST(model_key("registry.ollama.ai/library/llama3.2") == "llama3.2:latest");
+  BOOST_TEST(model_key("user/model:7b") == "user/model:7b");
+  BOOST_TEST(model_key("myreg:5000/team/m:v1") == "myreg:5000/team/m:v1");
+  BOOST_TEST(model_key("myreg:5000/team/m") == "myreg:5000/team/m:latest");
+}
+
+BOOST_AUTO_TEST_CASE(validity_follows_ollama) {
+  for (auto name : {"llama3.2", "llama3.2:1b", "user/model:7b",
+                    "hf.co/org/repo:Q4_K_M", "myreg:5000/team/m:v1", "a_b-c"})
+    BOOST_TEST(is_valid_model_name(name), "rejected " << name);
+  for (auto name : {"", ":tag", "-bad", "a/b/c/d", "name:", "sp ace", "ns./m",
+                    "x:t/ag"})
+    BOOST_TEST(!is_valid_model_name(name), "accepted " << name);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(urls)
+
+BOOST_AUTO_TEST_CASE(http_urls_split_into_parts) {
+  auto url = parse_http_url("http://127.0.0.1:11434");
+  BOOST_REQUIRE(url);
+  BOOST_TEST(url->host == "127.0.0.1");
+  BOOST_TEST(url->port == 11434);
+  BOOST_TEST(url->path_and_query == "/");
+  auto hook = parse_http_url("https://hooks.example/x?y=1");
+  BOOST_REQUIRE(hook);
+  BOOST_TEST(hook->port == 443);
+  BOOST_TEST(hook->path_and_query == "/x?y=1");
+  BOOST_TEST(parse_http_url("http://[::1]:8080/")->host == "::1");
+}
+
+BOOST_AUTO_TEST_CASE(bad_urls_are_rejected) {
+  for (auto text : {"ftp://x", "http://", "http://:80", "http://a:99999",
+                    "http://u@h/", "http://h/#frag", "http://h /", "localhost:1"})
+    BOOST_TEST(!parse_http_url(text).has_value(), "accepted " << text);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(settings_parsing)
+
+env_lookup env_of(std::map<std::string, std::string> values) {
+  return [values](const std::string& name) -> std::optional<std::string> {
+    auto i = values.find(name);
+    if (i == values.end())
+      return std::nullopt;
+    return i->second;
+  };
+}
+
+BOOST_AUTO_TEST_CASE(defaults_match_the_design) {
+  auto s = parse_settings({}, env_of({})).values;
+  BOOST_TEST(s.listen_host == "127.0.0.1");
+  BOOST_TEST(s.listen_port == 11435);
+  BOOST_TEST(s.ollama_url.origin() == "http://127.0.0.1:11434");
+  BOOST_TEST(s.db_path == "foreman.db");
+  BOOST_TEST(s.worker_keep_alive.json() == "-1");
+}
+
+BOOST_AUTO_TEST_CASE(command_line_beats_environment) {
+  auto s = parse_settings({"--keep-alive=15m", "--listen", "0.0.0.0:9000"},
+                          env_of({{"FOREMAN_KEEP_ALIVE", "0"},
+                                  {"FOREMAN_DB", "/tmp/x.db"}}))
+             .values;
+  BOOST_TEST(s.worker_keep_alive.json() == "\"15m\"");
+  BOOST_TEST(s.listen_host == "0.0.0.0");
+  BOOST_TEST(s.listen_port == 9000);
+  BOOST_TEST(s.db_path == "/tmp/x.db");
+}
+
+BOOST_AUTO_TEST_CASE(invalid_values_name_the_setting_and_the_forms) {
+  try {
+    parse_settings({}, env_of({{"FOREMAN_KEEP_ALIVE", "forever"}}));
+    BOOST_FAIL("accepted FOREMAN_KEEP_ALIVE=forever");
+  } catch (const settings_error& e) {
+    std::string what = e.what();
+    BOOST_TEST(what.find("FOREMAN_KEEP_ALIVE") != std::string::npos);
+    BOOST_TEST(what.find("15m") != std::string::npos);
+  }
+  BOOST_CHECK_THROW(parse_settings({"--max-wait=-3"}, env_of({})), settings_error);
+  BOOST_CHECK_THROW(parse_settings({"--ollama-url=ftp://x"}, env_of({})),
+                    settings_error);
+  BOOST_CHECK_THROW(parse_settings({"--no-such-option=1"}, env_of({})),
+                    settings_error);
+  BOOST_CHECK_THROW(parse_settings({"--db"}, env_of({})), settings_error);
+}
+
+BOOST_AUTO_TEST_CASE(help_lists_every_variable) {
+  auto help = settings_help();
+  for (auto name : {"FOREMAN_LISTEN", "FOREMAN_OLLAMA_URL", "FOREMAN_DB",
+                    "FOREMAN_EMBED_MODEL", "FOREMAN_KEEP_ALIVE",
+                    "FOREMAN_MAX_ATTEMPTS", "FOREMAN_MAX_WAIT"})
+    BOOST_TEST(help.find(name) != std::string::npos, "missing " << name);
+  BOOST_TEST(parse_settings({"--help"}, env_of({})).help_requested);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(scheduling)
+
+queued_job queued(int64_t id, std::string model, int32_t priority = 0,
+                  int64_t created_at_ms = 0) {
+  return queued_job{id, std::move(model), priority, created_at_ms};
+}
+
+const scheduling_rules no_bound{0};
+
+BOOST_AUTO_TEST_CASE(nothing_queued_means_nothing_to_run) {
+  BOOST_TEST(!choose_next_job({}, {"a:latest"}, 0, no_bound).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(oldest_job_when_no_model_is_resident) {
+  auto next = choose_next_job({queued(5, "b:latest"), queued(3, "a:latest")},
+                              {}, 0, no_bound);
+  BOOST_TEST(*next == 3);
+}
+
+BOOST_AUTO_TEST_CASE(resident_model_first_even_if_younger) {
+  auto next = choose_next_job(
+    {queued(3, "a:latest"), queued(9, "b:latest"), queued(7, "c:latest")},
+    {"c:latest", "b:latest"}, 0, no_bound);
+  BOOST_TEST(*next == 7);
+}
+
+BOOST_AUTO_TEST_CASE(priority_beats_residency) {
+  auto next = choose_next_job({queued(3, "a:latest", 0), queued(8, "b:latest", 5)},
+                              {"a:latest"}, 0, no_bound);
+  BOOST_TEST(*next == 8);
+}
+
+BOOST_AUTO_TEST_CASE(a_job_waiting_past_max_wait_goes_next) {
+  scheduling_rules rules{60'000};
+  std::vector<queued_job> jobs{queued(1, "a:latest", 0, 1'000),
+                               queued(2, "b:latest", 0, 50'000)};
+  BOOST_TEST(*choose_next_job(jobs, {"b:latest"}, 60'999, rules) == 2);
+  BOOST_TEST(*choose_next_job(jobs, {"b:latest"}, 61'000, rules) == 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,114 @@
+#define BOOST_TEST_MODULE message_tests
+#include <boost/test/unit_test.hpp>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
+#include <caf/deep_to_string.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/message.hpp>
+#include <caf/make_message.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "messages/add_message_types.hpp"
+#include "messages/errors.hpp"
+#include "messages/interfaces.hpp"
+
+using namespace foreman;
+
+namespace {
+
+struct system_fixture {
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+
+  system_fixture() {
+    add_message_types(cfg);
+    sys = std::make_unique<caf::actor_system>(cfg);
+  }
+
+  /// Serializes `x` inside a message, as the middleman would, and reads it
+  /// back; the result must print the same.
+  template <class... Ts>
+  void check_roundtrip(Ts... xs) {
+    auto original = caf::make_message(xs...);
+    caf::binary_serializer::container_type buf;
+    caf::binary_serializer sink{*sys, buf};
+    BOOST_REQUIRE(!sink(original));
+    caf::message copy;
+    caf::binary_deserializer source{*sys, buf};
+    BOOST_REQUIRE(!source(copy));
+    BOOST_TEST(caf::to_string(copy) == caf::to_string(original));
+    BOOST_TEST(copy.size() == original.size());
+  }
+};
+
+job sample_job() {
+  job x;
+  x.id = 42;
+  x.kind = job_kind::generate;
+  x.model = "llama3.2";
+  x.state = job_state::working;
+  x.priority = -3;
+  x.attempt = 2;
+  x.max_attempts = 5;
+  x.payload = R"({"model":"llama3.2","prompt":"hi \u2028"})";
+  x.result = "hello";
+  x.error = "boom";
+  x.state_webhook_url = "https://hooks.example/x";
+  x.created_at_ms = 1;
+  x.updated_at_ms = 2;
+  x.started_at_ms = 3;
+  x.finished_at_ms = 4;
+  return x;
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(serialization, system_fixture)
+
+BOOST_AUTO_TEST_CASE(job_messages_roundtrip) {
+  job_spec spec{job_kind::embed, "all-minilm", R"({"input":"x"})", 7, 3,
+                "http://127.0.0.1:9/hook"};
+  check_roundtrip(insert_atom_v, spec);
+  check_roundtrip(sample_job());
+  check_roundtrip(job_transition{42, job_state::failed, "no route", true});
+  check_roundtrip(job_completion{42, "text", "application/json", "{}"});
+  check_roundtrip(job_outcome{sample_job(), 404, R"({"error":"x"})"});
+  check_roundtrip(candidates_atom_v, std::vector<std::string>{"a:latest", "b:1b"});
+  check_roundtrip(queue_candidates{{queued_job{1, "a:latest", 2, 3},
+                                    queued_job{4, "b:latest", 0, 5}}});
+  check_roundtrip(caf::get_atom_v, int64_t{42});
+}
+
+BOOST_AUTO_TEST_CASE(target_messages_roundtrip) {
+  check_roundtrip(call_atom_v, target_request{42, target_purpose::load,
+                                              job_kind::chat, "{}", "\"15m\""});
+  check_roundtrip(target_reply{target_failure::http_status, 500, "{}"});
+  check_roundtrip(std::vector<resident_model>{{"a:latest", 17}, {"b:1b", 0}});
+  check_roundtrip(abort_atom_v, int64_t{7});
+  check_roundtrip(ps_atom_v);
+  check_roundtrip(loaded_atom_v, std::string{"a:latest"});
+  check_roundtrip(unloaded_atom_v, std::string{"a:latest"});
+  check_roundtrip(residents_atom_v);
+  check_roundtrip(port_atom_v);
+}
+
+BOOST_AUTO_TEST_CASE(errors_roundtrip_with_their_detail) {
+  auto err = make_error(foreman_errc::job_not_found, "job 9 not found");
+  check_roundtrip(err);
+  BOOST_TEST(describe(err) == "job 9 not found");
+  BOOST_TEST(has_code(err, foreman_errc::job_not_found));
+  BOOST_TEST(!has_code(err, foreman_errc::store_failure));
+}
+
+BOOST_AUTO_TEST_CASE(actor_handles_roundtrip) {
+  auto sink = sys->spawn([]() -> job_sink_actor::behavior_type {
+    return {[](accepted_atom, const job&) {}};
+  });
+  check_roundtrip(submit_atom_v, job_spec{}, sink);
+  caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,270 @@
+#define BOOST_TEST_MODULE store_tests
+#include <boost/test/unit_test.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "actors/store.hpp"
+#include "core/scheduling_policy.hpp"
+#include "messages/add_message_types.hpp"
+#include "messages/errors.hpp"
+#include "persistence/job_store.hpp"
+
+using namespace foreman;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// A fresh directory under the system's temp dir, removed afterwards.
+struct temp_dir {
+  fs::path path;
+
+  temp_dir() {
+    auto pattern = (fs::temp_directory_path() / "foreman-store-XXXXXX").string();
+    path = mkdtemp(pattern.data());
+  }
+
+  ~temp_dir() {
+    std::error_code ignored;
+    fs::remove_all(path, ignored);
+  }
+
+  std::string file(const std::string& name) const {
+    return (path / name).string();
+  }
+};
+
+job_spec chat_spec(const std::string& model, int32_t priority = 0) {
+  job_spec spec;
+  spec.kind = job_kind::chat;
+  spec.model = model;
+  spec.payload = R"({"model":")" + model + R"(","messages":[]})";
+  spec.priority = priority;
+  spec.max_attempts = 3;
+  return spec;
+}
+
+struct store_fixture {
+  temp_dir dir;
+  std::string db_path = dir.file("jobs.db");
+  std::unique_ptr<job_store> db = std::make_unique<job_store>(db_path);
+};
+
+std::vector<int64_t> ids_of(const std::vector<queued_job>& jobs) {
+  std::vector<int64_t> ids;
+  for (auto& x : jobs)
+    ids.push_back(x.id);
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(job_database, store_fixture)
+
+BOOST_AUTO_TEST_CASE(an_inserted_job_is_queued_with_its_fields) {
+  auto spec = chat_spec("Llama3.2", 4);
+  spec.state_webhook_url = "http://127.0.0.1:9/h";
+  auto stored = db->insert(spec, 1000);
+  BOOST_TEST(stored.id > 0);
+  BOOST_TEST((stored.state == job_state::queued));
+  BOOST_TEST(stored.model == "Llama3.2");
+  BOOST_TEST(stored.priority == 4);
+  BOOST_TEST(stored.attempt == 0);
+  BOOST_TEST(stored.max_attempts == 3);
+  BOOST_TEST(stored.payload == spec.payload);
+  BOOST_TEST(stored.state_webhook_url == spec.state_webhook_url);
+  BOOST_TEST(stored.created_at_ms == 1000);
+  BOOST_TEST(db->find(stored.id)->model == "Llama3.2");
+  BOOST_TEST(!db->find(stored.id + 100).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_job_runs_through_its_states) {
+  auto id = db->insert(chat_spec("a"), 1000).id;
+  auto loading = db->apply({id, job_state::loading, "", true}, 2000);
+  BOOST_TEST((loading.state == job_state::loading));
+  BOOST_TEST(loading.attempt == 1);
+  BOOST_TEST(loading.started_at_ms == 2000);
+  auto working = db->apply({id, job_state::working, "", false}, 3000);
+  BOOST_TEST(working.attempt == 1);
+  BOOST_TEST(working.started_at_ms == 2000);
+  auto done = db->complete({id, "hi", "application/json", R"({"done":true})"}, 4000);
+  BOOST_TEST((done.state == job_state::done));
+  BOOST_TEST(done.result == "hi");
+  BOOST_TEST(done.finished_at_ms == 4000);
+  auto listed = db->artifacts(id);
+  BOOST_REQUIRE(listed.size() == 1u);
+  BOOST_TEST(listed[0].name == "completion");
+  BOOST_TEST(listed[0].content_type == "application/json");
+  BOOST_TEST(listed[0].size == 13);
+  BOOST_TEST(db->find_artifact(id, "completion")->data == R"({"done":true})");
+  BOOST_TEST(!db->find_artifact(id, "other").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(illegal_transitions_change_nothing) {
+  auto id = db->insert(chat_spec("a"), 1000).id;
+  BOOST_CHECK_THROW(db->complete({id, "", "application/json", "{}"}, 2000),
+                    invalid_transition_error);
+  BOOST_CHECK_THROW(db->apply({id, job_state::done, "", false}, 2000),
+                    invalid_transition_error);
+  db->apply({id, job_state::failed, "bad", false}, 2000);
+  BOOST_CHECK_THROW(db->apply({id, job_state::queued, "", false}, 3000),
+                    invalid_transition_error);
+  auto x = *db->find(id);
+  BOOST_TEST((x.state == job_state::failed));
+  BOOST_TEST(x.error == "bad");
+  BOOST_TEST(x.finished_at_ms == 2000);
+  BOOST_CHECK_THROW(db->apply({id + 1, job_state::loading, "", true}, 3000),
+                    job_not_found_error);
+}
+
+BOOST_AUTO_TEST_CASE(a_retry_goes_back_to_the_queue) {
+  auto id = db->insert(chat_spec("a"), 1000).id;
+  db->apply({id, job_state::working, "", true}, 2000);
+  auto requeued = db->apply({id, job_state::queued, "reset", false}, 3000);
+  BOOST_TEST((requeued.state == job_state::queued));
+  BOOST_TEST(requeued.attempt == 1);
+  BOOST_TEST(requeued.error == "reset");
+  BOOST_TEST(ids_of(db->candidates({})) == std::vector<int64_t>{id});
+}
+
+BOOST_AUTO_TEST_CASE(candidates_hold_the_heads_the_policy_needs) {
+  auto a1 = db->insert(chat_spec("a"), 1000).id;
+  auto b1 = db->insert(chat_spec("b"), 1001).id;
+  auto a2 = db->insert(chat_spec("a"), 1002).id;
+  auto c1 = db->insert(chat_spec("c"), 1003).id;
+  auto b2 = db->insert(chat_spec("b", 2), 1004).id;
+  (void) a2;
+  // Head of the queue (b2, priority 2), oldest (a1), head of resident c (c1).
+  auto candidates = db->candidates({"c:latest"});
+  BOOST_TEST(ids_of(candidates) == (std::vector<int64_t>{a1, c1, b2}));
+  BOOST_TEST(*choose_next_job(candidates, {"c:latest"}, 2000, {}) == b2);
+  db->apply({b2, job_state::working, "", true}, 2000);
+  candidates = db->candidates({"c:latest"});
+  // Same priority now: the resident model's job beats the older a1 and b1.
+  BOOST_TEST(*choose_next_job(candidates, {"c:latest"}, 2000, {}) == c1);
+  BOOST_TEST(*choose_next_job(db->candidates({"b:latest"}), {"b:latest"}, 2000, {})
+             == b1);
+  BOOST_TEST(*choose_next_job(db->candidates({}), {}, 2000, {}) == a1);
+}
+
+BOOST_AUTO_TEST_CASE(scheduling_queries_use_the_queue_indexes) {
+  for (auto plan : db->candidate_query_plans()) {
+    BOOST_TEST_MESSAGE(plan);
+    BOOST_TEST(plan.find("USING INDEX jobs_queue_") != std::string::npos, plan);
+    BOOST_TEST(plan.find("TEMP B-TREE") == std::string::npos, plan);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(interrupted_jobs_are_requeued_at_start) {
+  auto loading = db->insert(chat_spec("a"), 1000).id;
+  auto working = db->insert(chat_spec("b"), 1000).id;
+  auto done = db->insert(chat_spec("c"), 1000).id;
+  db->apply({loading, job_state::loading, "", true}, 2000);
+  db->apply({working, job_state::working, "", true}, 2000);
+  db->apply({done, job_state::working, "", true}, 2000);
+  db->complete({done, "", "application/json", "{}"}, 3000);
+  db.reset(); // the crash
+  job_store reopened{db_path};
+  BOOST_TEST(reopened.requeue_interrupted(4000) == 2);
+  BOOST_TEST((reopened.find(loading)->state == job_state::queued));
+  BOOST_TEST((reopened.find(working)->state == job_state::queued));
+  BOOST_TEST((reopened.find(done)->state == job_state::done));
+  BOOST_TEST(reopened.count_in_state(job_state::queued) == 2);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(schema)
+
+BOOST_AUTO_TEST_CASE(an_existing_version_1_database_migrates_with_its_jobs) {
+  temp_dir dir;
+  auto path = dir.file("old.db");
+  int64_t id = 0;
+  {
+    job_store v1{path, 1};
+    BOOST_TEST(v1.schema_version() == 1);
+    id = v1.insert(chat_spec("a"), 1000).id;
+  }
+  job_store current{path};
+  BOOST_TEST(current.schema_version() == job_store::latest_schema_version);
+  BOOST_TEST(current.find(id)->model == "a");
+  BOOST_TEST(ids_of(current.candidates({"a:latest"})) == std::vector<int64_t>{id});
+  for (auto plan : current.candidate_query_plans())
+    BOOST_TEST(plan.find("USING INDEX") != std::string::npos, plan);
+}
+
+BOOST_AUTO_TEST_CASE(a_newer_database_is_refused) {
+  temp_dir dir;
+  auto path = dir.file("new.db");
+  { job_store current{path}; }
+  // A later foreman's database: bump user_version in SQLite's file header
+  // (big-endian at offset 60) without going through the store.
+  {
+    std::fstream f{path, std::ios::in | std::ios::out | std::ios::binary};
+    f.seekp(60);
+    const char version[4] = {0, 0, 0, 99};
+    f.write(version, 4);
+  }
+  try {
+    job_store newer{path};
+    BOOST_FAIL("opened a database of schema version 99");
+  } catch (const store_error& e) {
+    BOOST_TEST(std::string{e.what()}.find("schema version 99") != std::string::npos,
+               e.what());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_file_that_is_not_a_database_is_refused_by_name) {
+  temp_dir dir;
+  auto path = dir.file("notes.txt");
+  {
+    std::ofstream f{path};
+    f << "these are not the bytes you are looking for, not at all, no. "
+         "SQLite reads a 100-byte header, so write more than that........";
+  }
+  try {
+    job_store db{path};
+    BOOST_FAIL("opened a text file as a database");
+  } catch (const store_error& e) {
+    BOOST_TEST(std::string{e.what()}.find(path) != std::string::npos, e.what());
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(store_actor_messages)
+
+BOOST_AUTO_TEST_CASE(the_actor_answers_with_jobs_and_named_errors) {
+  temp_dir dir;
+  caf::actor_system_config cfg;
+  add_message_types(cfg);
+  caf::actor_system sys{cfg};
+  auto store = spawn_store(sys, std::make_shared<job_store>(dir.file("a.db")));
+  caf::scoped_actor self{sys};
+  job stored;
+  self->request(store, std::chrono::seconds{10}, insert_atom_v, chat_spec("m"))
+    .receive([&](const job& x) { stored = x; },
+             [&](const caf::error& err) { BOOST_FAIL(describe(err)); });
+  BOOST_TEST(stored.id > 0);
+  self->request(store, std::chrono::seconds{10}, caf::get_atom_v, stored.id + 1)
+    .receive([&](const job&) { BOOST_FAIL("found a job that does not exist"); },
+             [&](const caf::error& err) {
+               BOOST_TEST(has_code(err, foreman_errc::job_not_found));
+             });
+  self->request(store, std::chrono::seconds{10},
+                job_completion{stored.id, "", "application/json", "{}"})
+    .receive([&](const job&) { BOOST_FAIL("completed a queued job"); },
+             [&](const caf::error& err) {
+               BOOST_TEST(has_code(err, foreman_errc::invalid_transition));
+               BOOST_TEST(describe(err).find("queued") != std::string::npos);
+             });
+  self->send_exit(store, caf::exit_reason::user_shutdown);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
