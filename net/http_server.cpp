@@ -93,11 +93,10 @@ public:
     req.method = request.getMethod();
     auto& uri = request.getURI();
     auto question = uri.find('?');
-    req.path = uri.substr(0, question);
     if (question != std::string::npos)
       req.query = uri.substr(question + 1);
     try {
-      Poco::URI::decode(req.path, req.path);
+      Poco::URI::decode(uri.substr(0, question), req.path);
     } catch (const Poco::Exception&) {
       responder.send(400, "application/json; charset=utf-8",
                      error_json("malformed request path"));

@@ -1,8 +1,6 @@
 #define BOOST_TEST_MODULE store_tests
 #include <boost/test/unit_test.hpp>
 
-#include <cstdlib>
-#include <filesystem>
 #include <fstream>
 
 #include <caf/actor_system.hpp>
@@ -14,30 +12,12 @@
 #include "messages/add_message_types.hpp"
 #include "messages/errors.hpp"
 #include "persistence/job_store.hpp"
+#include "temp_dir.hpp"
 
 using namespace foreman;
-namespace fs = std::filesystem;
+using foreman_test::temp_dir;
 
 namespace {
-
-/// A fresh directory under the system's temp dir, removed afterwards.
-struct temp_dir {
-  fs::path path;
-
-  temp_dir() {
-    auto pattern = (fs::temp_directory_path() / "foreman-store-XXXXXX").string();
-    path = mkdtemp(pattern.data());
-  }
-
-  ~temp_dir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-
-  std::string file(const std::string& name) const {
-    return (path / name).string();
-  }
-};
 
 job_spec chat_spec(const std::string& model, int32_t priority = 0) {
   job_spec spec;

@@ -1,0 +1,260 @@
+#define BOOST_TEST_MODULE chat_path_tests
+#include <boost/test/unit_test.hpp>
+
+// The queued chat path end to end, over real HTTP on loopback: foreman's
+// service in this process, the fake Ollama target as a child process.
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <set>
+#include <thread>
+
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+
+#include "app/service.hpp"
+#include "fake_target.hpp"
+#include "http_client.hpp"
+#include "messages/add_message_types.hpp"
+#include "temp_dir.hpp"
+
+using namespace foreman;
+using namespace foreman_test;
+
+namespace {
+
+using object_ptr = Poco::JSON::Object::Ptr;
+
+object_ptr parse(const std::string& text) {
+  Poco::JSON::Parser parser;
+  return parser.parse(text).extract<object_ptr>();
+}
+
+std::string chat_body(const std::string& model, const std::string& message,
+                      const std::string& extra = R"("stream":false)") {
+  return R"({"model":")" + model + R"(","messages":[{"role":"user","content":")"
+         + message + R"("}])" + (extra.empty() ? "" : "," + extra) + "}";
+}
+
+/// Three chat models and an embedder; two may be resident at once, and the
+/// embedder holds one of the slots.
+const std::vector<std::string> fake_args{
+  "--models",
+  "llama3.2:chat:2000:60,qwen2.5:chat:2000:60,mistral:chat:2000:60,"
+  "all-minilm:embed:50:20",
+  "--max-loaded", "2", "--token-ms", "1"};
+
+struct chat_fixture {
+  temp_dir dir;
+  fake_target target{fake_args};
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  std::unique_ptr<service> foreman;
+  std::string base;
+
+  chat_fixture() {
+    add_message_types(cfg);
+    sys = std::make_unique<caf::actor_system>(cfg);
+    settings config;
+    config.listen_port = 0;
+    config.ollama_url = *parse_http_url(target.url());
+    config.db_path = dir.file("jobs.db");
+    config.embed_model = "all-minilm";
+    config.inventory_poll_ms = 200;
+    foreman = std::make_unique<service>(*sys, config);
+    base = "http://127.0.0.1:" + std::to_string(foreman->http_port());
+  }
+
+  ~chat_fixture() {
+    foreman->stop();
+  }
+
+  http_response chat(const std::string& body) {
+    return http_request("POST", base + "/api/chat", body);
+  }
+
+  object_ptr job_of(const http_response& res) {
+    auto id = res.headers.at("X-Foreman-Job-Id");
+    auto got = http_request("GET", base + "/jobs/" + id);
+    BOOST_REQUIRE_EQUAL(got.status, 200);
+    return parse(got.body);
+  }
+};
+
+std::string content_of(const std::string& reply) {
+  return parse(reply)->getObject("message")->getValue<std::string>("content");
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(queued_chat, chat_fixture)
+
+BOOST_AUTO_TEST_CASE(a_chat_is_stored_run_and_answered) {
+  auto res = chat(chat_body("llama3.2", "hello there"));
+  BOOST_REQUIRE_EQUAL(res.status, 200);
+  BOOST_TEST(res.content_type.find("application/json") == 0);
+  auto reply = parse(res.body);
+  BOOST_TEST(reply->getValue<std::string>("model") == "llama3.2");
+  BOOST_TEST(reply->getValue<bool>("done"));
+  BOOST_TEST(content_of(res.body) == "llama3.2 says: hello there");
+  auto stored = job_of(res);
+  BOOST_TEST(stored->getValue<std::string>("state") == "done");
+  BOOST_TEST(stored->getValue<std::string>("kind") == "chat");
+  BOOST_TEST(stored->getValue<std::string>("result") == "llama3.2 says: hello there");
+  BOOST_TEST(stored->getValue<int>("attempt") == 1);
+  // The completion artifact holds the reply the caller got.
+  auto counters = target.counters();
+  BOOST_TEST(counters.loads_of("llama3.2:latest") == 1u);
+  BOOST_TEST(counters.max_concurrent_generations == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(stream_true_ends_with_a_done_line) {
+  auto res = chat(chat_body("qwen2.5", "stream me", ""));
+  BOOST_REQUIRE_EQUAL(res.status, 200);
+  BOOST_TEST(res.content_type == "application/x-ndjson");
+  BOOST_REQUIRE(!res.body.empty());
+  BOOST_TEST(res.body.back() == '\n');
+  auto last = parse(res.body.substr(0, res.body.size() - 1));
+  BOOST_TEST(last->getValue<bool>("done"));
+}
+
+BOOST_AUTO_TEST_CASE(invalid_requests_get_400_and_store_nothing) {
+  struct bad_case {
+    std::string body;
+    std::string error;
+  };
+  std::vector<bad_case> cases{
+    {"", "missing request body"},
+    {"{", "invalid JSON"},
+    {"[1,2]", "request body must be a JSON object"},
+    {R"({"messages":[]})", "model is required"},
+    {R"({"model":""})", "model is required"},
+    {R"({"model":7})", "model must be a string"},
+    {R"({"model":"bad name!"})", "invalid model name"},
+    {R"({"model":"llama3.2","messages":"hi"})", "messages must be an array"},
+    {R"({"model":"llama3.2","messages":[{"content":"x"}]})",
+     "messages[0].role must be a string"},
+    {R"({"model":"llama3.2","stream":"yes"})", "stream must be true or false"},
+    {R"({"model":"llama3.2","options":[]})", "options must be a JSON object"},
+  };
+  for (auto& c : cases) {
+    auto res = chat(c.body);
+    BOOST_TEST(res.status == 400, c.body);
+    BOOST_TEST(res.content_type.find("application/json") == 0);
+    auto message = parse(res.body)->getValue<std::string>("error");
+    BOOST_TEST(message.find(c.error) == 0, c.body << " -> " << message);
+    BOOST_TEST(res.headers.count("X-Foreman-Job-Id") == 0u);
+  }
+  BOOST_TEST(http_request("GET", base + "/jobs/1").status == 404);
+  BOOST_TEST(target.counters().requests_to("/api/chat") == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_models_fail_with_the_targets_answer) {
+  auto res = chat(chat_body("nope", "anyone?"));
+  BOOST_TEST(res.status == 404);
+  BOOST_TEST(parse(res.body)->getValue<std::string>("error")
+             == "model 'nope' not found");
+  auto stored = job_of(res);
+  BOOST_TEST(stored->getValue<std::string>("state") == "failed");
+  BOOST_TEST(stored->getValue<std::string>("error") == "model 'nope' not found");
+}
+
+BOOST_AUTO_TEST_CASE(http_errors_are_terminal) {
+  target.arm_fault("http500", 1, 0, "/api/chat");
+  auto res = chat(chat_body("llama3.2", "fail once"));
+  BOOST_TEST(res.status == 500);
+  BOOST_TEST(parse(res.body)->getValue<std::string>("error") == "injected failure");
+  auto stored = job_of(res);
+  BOOST_TEST(stored->getValue<std::string>("state") == "failed");
+  BOOST_TEST(stored->getValue<int>("attempt") == 1);
+}
+
+BOOST_AUTO_TEST_CASE(connection_errors_are_retried) {
+  target.arm_fault("reset", 1, 0, "/api/chat");
+  auto res = chat(chat_body("mistral", "try again"));
+  BOOST_REQUIRE_EQUAL(res.status, 200);
+  BOOST_TEST(content_of(res.body) == "mistral says: try again");
+  auto stored = job_of(res);
+  BOOST_TEST(stored->getValue<std::string>("state") == "done");
+  BOOST_TEST(stored->getValue<int>("attempt") == 2);
+}
+
+BOOST_AUTO_TEST_CASE(retries_stop_at_max_attempts) {
+  target.arm_fault("reset", 100, 0, "/api/chat");
+  auto res = chat(chat_body("mistral", "never", R"("stream":false)"));
+  BOOST_TEST(res.status == 502);
+  auto stored = job_of(res);
+  BOOST_TEST(stored->getValue<std::string>("state") == "failed");
+  BOOST_TEST(stored->getValue<int>("attempt") == 3);
+  BOOST_TEST(stored->getValue<int>("max_attempts") == 3);
+  target.clear_faults();
+}
+
+BOOST_AUTO_TEST_CASE(every_job_request_carries_foremans_keep_alive) {
+  // The fake treats keep_alive 0 as "unload now"; foreman's default -1 keeps
+  // the model, so a caller's own keep_alive 0 must not unload it.
+  auto res = chat(chat_body("llama3.2", "stay", R"("stream":false,"keep_alive":0)"));
+  BOOST_REQUIRE_EQUAL(res.status, 200);
+  auto resident = target.counters().resident;
+  BOOST_TEST((std::find(resident.begin(), resident.end(), "llama3.2:latest")
+              != resident.end()));
+}
+
+BOOST_AUTO_TEST_CASE(thirty_callers_over_three_models_drain_by_model) {
+  constexpr int callers = 30;
+  const std::vector<std::string> models{"llama3.2", "qwen2.5", "mistral"};
+  target.reset_counters();
+  std::vector<std::string> answers(callers);
+  std::vector<int> statuses(callers, 0);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < callers; ++i)
+    threads.emplace_back([&, i] {
+      auto model = models[i % models.size()];
+      auto res = http_request("POST", base + "/api/chat",
+                              chat_body(model, "caller " + std::to_string(i)),
+                              {}, std::chrono::seconds{120});
+      statuses[i] = res.status;
+      if (res.status == 200)
+        answers[i] = content_of(res.body);
+    });
+  for (auto& t : threads)
+    t.join();
+  for (int i = 0; i < callers; ++i) {
+    BOOST_TEST(statuses[i] == 200, "caller " << i);
+    BOOST_TEST(answers[i]
+                 == models[i % models.size()] + " says: caller " + std::to_string(i),
+               "caller " << i);
+  }
+  auto counters = target.counters();
+  auto chat_loads = counters.loads_of("llama3.2:latest")
+                    + counters.loads_of("qwen2.5:latest")
+                    + counters.loads_of("mistral:latest");
+  BOOST_TEST_MESSAGE("30 callers: " << chat_loads << " chat model loads ("
+                     << double(chat_loads) / callers << " per request), "
+                     << counters.loads_of("all-minilm:latest")
+                     << " embedder loads, max concurrent generations "
+                     << counters.max_concurrent_generations);
+  BOOST_TEST(counters.max_concurrent_generations == 1u);
+  // Arrival order interleaves the three models; draining by model needs one
+  // load per model, plus at most one more for a caller whose request landed
+  // after its model had been drained.
+  BOOST_TEST(chat_loads <= 6u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(job_lookup)
+
+BOOST_FIXTURE_TEST_CASE(job_ids_are_validated, chat_fixture) {
+  BOOST_TEST(http_request("GET", base + "/jobs/abc").status == 400);
+  BOOST_TEST(http_request("GET", base + "/jobs/-1").status == 400);
+  BOOST_TEST(http_request("GET", base + "/jobs/999").status == 404);
+  BOOST_TEST(http_request("POST", base + "/jobs/1").status == 405);
+  BOOST_TEST(http_request("GET", base + "/nowhere").status == 404);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
