@@ -1,5 +1,6 @@
 #include "actors/http_ingress.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -10,10 +11,15 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "core/clock.hpp"
+#include "core/keep_alive.hpp"
 #include "core/log.hpp"
+#include "core/model_name.hpp"
 #include "messages/errors.hpp"
 #include "net/api_mapping.hpp"
 #include "net/json_util.hpp"
+#include "net/openai_mapping.hpp"
+#include "net/target_proxy.hpp"
 
 namespace foreman {
 
@@ -21,93 +27,417 @@ namespace {
 
 constexpr const char* json_type = "application/json; charset=utf-8";
 constexpr const char* ndjson_type = "application/x-ndjson";
+constexpr const char* sse_type = "text/event-stream";
 
-/// How often a waiting handler thread checks whether to give up.
-constexpr auto wait_check_interval = std::chrono::milliseconds{250};
+/// Ollama's exact answer when too many requests are pending.
+constexpr const char* busy_message
+  = "server busy, please try again.  maximum pending requests exceeded";
+
+/// Seconds a refused caller is asked to wait before trying again.
+constexpr const char* retry_after_seconds = "2";
+
+/// How often a waiting handler thread checks whether its caller left.
+constexpr auto wait_check_interval = std::chrono::milliseconds{100};
 
 /// How long reads from the store may take before the caller gets a 500.
 constexpr auto store_read_timeout = std::chrono::seconds{10};
 
-/// Blocking actors cannot wait for a response and for other messages at the
-/// same time, so this actor submits the job and forwards the worker's answer
-/// to the waiting handler as an ordinary message.
-caf::behavior outcome_relay(caf::event_based_actor* self, worker_actor worker,
-                            job_spec spec, caf::actor waiter) {
-  self->request(worker, caf::infinite, submit_atom_v, std::move(spec),
-                caf::actor_cast<job_sink_actor>(waiter))
-    .then([=](job_outcome& outcome) { self->send(waiter, std::move(outcome)); },
-          [=](caf::error& err) { self->send(waiter, std::move(err)); });
-  return {};
+/// Pass-through calls (pulls stream progress for a long time).
+constexpr auto proxy_timeout = std::chrono::hours{1};
+
+/// Which API a caller speaks, and so how its job's answer is written.
+enum class api_dialect {
+  ollama,
+  ollama_legacy_embeddings,
+  openai_chat,
+  openai_completion,
+  openai_embeddings,
+};
+
+bool is_openai(api_dialect d) {
+  return d == api_dialect::openai_chat || d == api_dialect::openai_completion
+         || d == api_dialect::openai_embeddings;
 }
 
-void send_error(net::http_responder& out, int status, const std::string& message) {
-  out.send(status, json_type, net::error_json(message));
+/// A request that becomes a job, with what its caller expects back.
+struct queued_request {
+  job_spec spec;
+  bool stream = false;
+  api_dialect dialect = api_dialect::ollama;
+  bool include_usage = false;
+  bool base64_embeddings = false;
+};
+
+/// Blocking actors cannot wait for a response and for other messages at the
+/// same time, so this actor submits the job, is its sink, and forwards
+/// everything to the waiting handler thread as ordinary messages. Chunks and
+/// the final outcome travel the same path, so they arrive in order.
+caf::behavior outcome_relay(caf::event_based_actor* self, worker_actor worker,
+                            job_spec spec, bool stream, caf::actor waiter) {
+  self->request(worker, caf::infinite, submit_atom_v, std::move(spec),
+                caf::actor_cast<job_sink_actor>(self), stream)
+    .then(
+      [=](job_outcome& outcome) {
+        self->send(waiter, std::move(outcome));
+        self->quit();
+      },
+      [=](caf::error& err) {
+        self->send(waiter, std::move(err));
+        self->quit();
+      });
+  return {
+    [=](accepted_atom a, job& x) { self->send(waiter, a, std::move(x)); },
+    [=](job_chunk& chunk) { self->send(waiter, std::move(chunk)); },
+  };
 }
+
+/// Writes errors in the caller's dialect.
+void send_error(net::http_responder& out, api_dialect dialect, int status,
+                const std::string& message, const net::header_list& headers = {}) {
+  out.send(status, json_type,
+           is_openai(dialect) ? net::openai::error_body(status, message)
+                              : net::error_json(message),
+           headers);
+}
+
+void send_busy(net::http_responder& out, api_dialect dialect) {
+  send_error(out, dialect, 503, busy_message, {{"Retry-After", retry_after_seconds}});
+}
+
+/// Counts a waiting caller for as long as it lives.
+class waiting_slot {
+public:
+  waiting_slot(std::atomic<int>& count, int limit) : count_(count) {
+    admitted_ = count_.fetch_add(1) < limit;
+  }
+  ~waiting_slot() {
+    count_.fetch_sub(1);
+  }
+  bool admitted() const {
+    return admitted_;
+  }
+
+private:
+  std::atomic<int>& count_;
+  bool admitted_;
+};
+
+/// Writes one job's answer in its caller's dialect: streamed chunk by
+/// chunk, or whole at the end.
+class answer_writer {
+public:
+  answer_writer(net::http_responder& out, const queued_request& req)
+    : out_(out), req_(req) {
+  }
+
+  /// Headers every answer carries once the job is stored.
+  void on_accepted(int64_t job_id) {
+    job_id_ = job_id;
+    headers_.emplace_back("X-Foreman-Job-Id", std::to_string(job_id));
+    if (req_.dialect == api_dialect::openai_chat
+        || req_.dialect == api_dialect::openai_completion) {
+      auto kind = req_.dialect == api_dialect::openai_chat ? job_kind::chat
+                                                           : job_kind::generate;
+      translator_.emplace(kind, req_.spec.model, openai_id(), now_unix_ms() / 1000,
+                          req_.include_usage);
+    }
+  }
+
+  /// Passes one chunk on; false when the caller has gone.
+  bool on_chunk(const std::string& line) {
+    if (!started_) {
+      out_.begin_stream(200, req_.dialect == api_dialect::ollama ? ndjson_type
+                                                                  : sse_type,
+                        headers_);
+      started_ = true;
+    }
+    return out_.write(translator_ ? translator_->translate(line) : line + "\n");
+  }
+
+  void on_outcome(const job_outcome& outcome) {
+    auto ok = outcome.http_status == 200;
+    if (started_) {
+      // Ollama ends a broken stream with an error line and no done object;
+      // OpenAI callers see the stream end without [DONE].
+      if (translator_)
+        out_.write(ok ? translator_->finish() : std::string{});
+      else if (!ok)
+        out_.write(outcome.body + "\n");
+      return;
+    }
+    if (!ok)
+      return send_error(out_, req_.dialect, outcome.http_status,
+                        net::error_message(outcome.body), headers_);
+    if (req_.stream) {
+      // No chunk was streamed (an answer without chunks): one event.
+      on_chunk(outcome.body);
+      if (translator_)
+        out_.write(translator_->finish());
+      return;
+    }
+    out_.send(200, json_type, whole_answer(outcome.body), headers_);
+  }
+
+  void on_failure(const caf::error& err) {
+    if (started_)
+      return;
+    if (has_code(err, foreman_errc::queue_full))
+      return send_busy(out_, req_.dialect);
+    send_error(out_, req_.dialect, 500, describe(err), headers_);
+  }
+
+  void on_shutdown() {
+    if (!started_)
+      // The job stays stored and runs when foreman is back.
+      send_error(out_, req_.dialect, 503, "foreman is shutting down", headers_);
+  }
+
+private:
+  std::string openai_id() const {
+    return req_.dialect == api_dialect::openai_chat
+             ? net::openai::chat_id(job_id_)
+             : net::openai::completion_id(job_id_);
+  }
+
+  std::string whole_answer(const std::string& native) const {
+    auto created = now_unix_ms() / 1000;
+    switch (req_.dialect) {
+      case api_dialect::openai_chat:
+        return net::openai::chat_response(native, req_.spec.model, openai_id(),
+                                          created);
+      case api_dialect::openai_completion:
+        return net::openai::completion_response(native, req_.spec.model,
+                                                openai_id(), created);
+      case api_dialect::openai_embeddings:
+        return net::openai::embeddings_response(native, req_.spec.model,
+                                                req_.base64_embeddings);
+      case api_dialect::ollama_legacy_embeddings:
+        return net::legacy_embedding_reply(native);
+      default:
+        return native;
+    }
+  }
+
+  net::http_responder& out_;
+  const queued_request& req_;
+  net::header_list headers_;
+  int64_t job_id_ = 0;
+  bool started_ = false;
+  std::optional<net::openai::stream_translator> translator_;
+};
 
 /// The HTTP routes; each call runs on one of the server's threads.
 class routes {
 public:
-  routes(caf::actor_system& sys, worker_actor worker, store_actor store)
-    : sys_(sys), worker_(std::move(worker)), store_(std::move(store)) {
+  routes(caf::actor_system& sys, http_ingress_config config, worker_actor worker,
+         store_actor store)
+    : sys_(sys),
+      config_(std::move(config)),
+      worker_(std::move(worker)),
+      store_(std::move(store)) {
+    if (!config_.embed_model.empty())
+      embed_key_ = model_key(config_.embed_model);
   }
 
   void operator()(const net::http_request& req, net::http_responder& out) {
-    if (req.path == "/api/chat") {
-      if (req.method != "POST")
+    auto& path = req.path;
+    auto& method = req.method;
+    // -- queued inference -----------------------------------------------------
+    if (path == "/api/chat")
+      return post_only(req, out, [&] { native(req, out, net::native_endpoint::chat); });
+    if (path == "/api/generate")
+      return post_only(req, out,
+                       [&] { native(req, out, net::native_endpoint::generate); });
+    if (path == "/api/embed")
+      return post_only(req, out, [&] { native(req, out, net::native_endpoint::embed); });
+    if (path == "/api/embeddings")
+      return post_only(req, out,
+                       [&] { native(req, out, net::native_endpoint::embeddings); });
+    if (path == "/v1/chat/completions")
+      return post_only(req, out, [&] {
+        openai(req, out, api_dialect::openai_chat, net::openai::parse_chat_request);
+      });
+    if (path == "/v1/completions")
+      return post_only(req, out, [&] {
+        openai(req, out, api_dialect::openai_completion,
+               net::openai::parse_completion_request);
+      });
+    if (path == "/v1/embeddings")
+      return post_only(req, out, [&] {
+        openai(req, out, api_dialect::openai_embeddings,
+               net::openai::parse_embeddings_request);
+      });
+    // -- OpenAI model list, from the target's /api/tags -----------------------
+    if (path == "/v1/models" || path.rfind("/v1/models/", 0) == 0) {
+      if (method != "GET")
         return method_not_allowed(out);
-      return chat(req, out);
+      return models(path, out);
     }
-    if (req.path.rfind("/jobs/", 0) == 0) {
-      if (req.method != "GET")
+    // -- foreman's own --------------------------------------------------------
+    if (path.rfind("/jobs/", 0) == 0) {
+      if (method != "GET")
         return method_not_allowed(out);
-      return get_job(req.path.substr(6), out);
+      return get_job(path.substr(6), out);
     }
+    // -- passed through unchanged ---------------------------------------------
+    if (is_pass_through(method, path))
+      return net::proxy_to_target(config_.target, req, req.body, out, proxy_timeout);
+    if (is_known_path(path))
+      return method_not_allowed(out);
     out.send(404, "text/plain", "404 page not found");
   }
 
 private:
+  static bool is_pass_through(const std::string& method, const std::string& path) {
+    auto get_or_head = method == "GET" || method == "HEAD";
+    if (path == "/" || path == "/api/version" || path == "/api/tags")
+      return get_or_head;
+    if (path == "/api/ps")
+      return method == "GET";
+    if (path == "/api/show" || path == "/api/pull" || path == "/api/push"
+        || path == "/api/create" || path == "/api/copy")
+      return method == "POST";
+    if (path == "/api/delete")
+      return method == "DELETE";
+    if (path.rfind("/api/blobs/", 0) == 0)
+      return method == "POST" || method == "HEAD";
+    return false;
+  }
+
+  static bool is_known_path(const std::string& path) {
+    return path == "/" || path == "/api/version" || path == "/api/tags"
+           || path == "/api/ps" || path == "/api/show" || path == "/api/pull"
+           || path == "/api/push" || path == "/api/create" || path == "/api/copy"
+           || path == "/api/delete" || path.rfind("/api/blobs/", 0) == 0;
+  }
+
+  template <class Handler>
+  static void post_only(const net::http_request& req, net::http_responder& out,
+                        Handler handler) {
+    if (req.method != "POST")
+      return method_not_allowed(out);
+    handler();
+  }
+
   static void method_not_allowed(net::http_responder& out) {
     out.send(405, "text/plain", "405 method not allowed");
   }
 
-  void chat(const net::http_request& req, net::http_responder& out) {
-    auto parsed = net::parse_chat_request(req.body);
+  bool is_pinned_embedder(const std::string& model) const {
+    return !embed_key_.empty() && model_key(model) == embed_key_;
+  }
+
+  void native(const net::http_request& req, net::http_responder& out,
+              net::native_endpoint endpoint) {
+    auto parsed = net::parse_native_request(endpoint, req.body);
     if (auto problem = std::get_if<net::request_problem>(&parsed))
-      return send_error(out, problem->status, problem->message);
+      return send_error(out, api_dialect::ollama, problem->status, problem->message);
     auto& call = std::get<net::inference_call>(parsed);
+    if (call.spec.kind == job_kind::embed && is_pinned_embedder(call.spec.model)) {
+      // Fast lane: the pinned embedder is always loaded; nothing foreman
+      // sends may un-pin it.
+      auto body = net::with_keep_alive(req.body, keep_alive::forever().json());
+      return net::proxy_to_target(config_.target, req, body, out, proxy_timeout);
+    }
+    queued_request queued;
+    queued.spec = std::move(call.spec);
+    queued.stream = call.stream;
+    queued.dialect = endpoint == net::native_endpoint::embeddings
+                       ? api_dialect::ollama_legacy_embeddings
+                       : api_dialect::ollama;
+    run_job(queued, out);
+  }
+
+  template <class Parse>
+  void openai(const net::http_request& req, net::http_responder& out,
+              api_dialect dialect, Parse parse) {
+    auto parsed = parse(req.body);
+    if (auto problem = std::get_if<net::request_problem>(&parsed))
+      return send_error(out, dialect, problem->status, problem->message);
+    auto& call = std::get<net::openai::native_request>(parsed);
+    if (call.kind == job_kind::embed && is_pinned_embedder(call.model)) {
+      auto [status, body] = net::post_to_target(
+        config_.target, "/api/embed",
+        net::with_keep_alive(call.payload, keep_alive::forever().json()),
+        proxy_timeout);
+      if (status != 200)
+        return send_error(out, dialect, status, net::error_message(body));
+      return out.send(200, json_type,
+                      net::openai::embeddings_response(body, call.model,
+                                                       call.base64_embeddings));
+    }
+    queued_request queued;
+    queued.spec.kind = call.kind;
+    queued.spec.model = call.model;
+    queued.spec.payload = call.payload;
+    queued.stream = call.stream;
+    queued.dialect = dialect;
+    queued.include_usage = call.include_usage;
+    queued.base64_embeddings = call.base64_embeddings;
+    run_job(queued, out);
+  }
+
+  /// Stores the job, waits for it, and writes its answer; cancels it when
+  /// the caller leaves.
+  void run_job(const queued_request& req, net::http_responder& out) {
+    waiting_slot slot{waiting_callers_, config_.max_waiting_callers};
+    if (!slot.admitted())
+      return send_busy(out, req.dialect);
+    answer_writer answer{out, req};
     caf::scoped_actor self{sys_};
-    sys_.spawn(outcome_relay, worker_, call.spec, caf::actor{self});
-    std::optional<job_outcome> outcome;
-    std::optional<caf::error> failure;
+    sys_.spawn(outcome_relay, worker_, req.spec, req.stream, caf::actor{self});
     std::optional<int64_t> job_id;
-    while (!outcome && !failure) {
-      bool give_up = false;
+    bool caller_gone = false;
+    bool finished = false;
+    while (!finished) {
       self->receive(
-        [&](accepted_atom, const job& stored) { job_id = stored.id; },
-        [&](job_outcome& x) { outcome = std::move(x); },
-        [&](caf::error& err) { failure = std::move(err); },
+        [&](accepted_atom, const job& stored) {
+          job_id = stored.id;
+          answer.on_accepted(stored.id);
+        },
+        [&](const job_chunk& chunk) {
+          if (!caller_gone && !answer.on_chunk(chunk.line))
+            caller_gone = true;
+        },
+        [&](const job_outcome& outcome) {
+          answer.on_outcome(outcome);
+          finished = true;
+        },
+        [&](const caf::error& err) {
+          answer.on_failure(err);
+          finished = true;
+        },
         caf::after(wait_check_interval) >> [&] {
-          give_up = out.server_stopping();
+          if (!caller_gone && out.peer_gone())
+            caller_gone = true;
+          if (!caller_gone && out.server_stopping()) {
+            answer.on_shutdown();
+            finished = true;
+          }
         });
-      if (give_up)
-        break;
+      if (caller_gone && job_id) {
+        // The GPU does no work for callers who left.
+        log_info("http_ingress", "caller left, cancelling job "
+                                   + std::to_string(*job_id));
+        caf::anon_send(worker_, cancel_atom_v, *job_id);
+        return;
+      }
     }
-    net::header_list headers;
-    if (job_id)
-      headers.emplace_back("X-Foreman-Job-Id", std::to_string(*job_id));
-    if (outcome) {
-      if (outcome->http_status != 200)
-        return out.send(outcome->http_status, json_type, outcome->body, headers);
-      if (call.stream)
-        return out.send(200, ndjson_type, outcome->body + "\n", headers);
-      return out.send(200, json_type, outcome->body, headers);
-    }
-    if (failure)
-      return out.send(500, json_type, net::error_json(describe(*failure)),
-                      headers);
-    // The job stays stored and runs when foreman is back.
-    out.send(503, json_type, net::error_json("foreman is shutting down"),
-             headers);
+  }
+
+  void models(const std::string& path, net::http_responder& out) {
+    auto [status, tags] = net::get_from_target(config_.target, "/api/tags",
+                                               std::chrono::seconds{30});
+    if (status != 200)
+      return send_error(out, api_dialect::openai_chat, status,
+                        net::error_message(tags));
+    if (path == "/v1/models")
+      return out.send(200, json_type, net::openai::models_list(tags));
+    auto model = path.substr(std::string{"/v1/models/"}.size());
+    if (auto entry = net::openai::model_entry(tags, model))
+      return out.send(200, json_type, *entry);
+    send_error(out, api_dialect::openai_chat, 404,
+               "model '" + model + "' not found");
   }
 
   void get_job(const std::string& id_text, net::http_responder& out) {
@@ -118,23 +448,28 @@ private:
       if (used != id_text.size() || id <= 0)
         throw std::invalid_argument{"not a positive integer"};
     } catch (const std::exception&) {
-      return send_error(out, 400, "invalid job id '" + id_text
-                                    + "': expected a positive integer");
+      return send_error(out, api_dialect::ollama, 400,
+                        "invalid job id '" + id_text
+                          + "': expected a positive integer");
     }
     caf::scoped_actor self{sys_};
     self->request(store_, store_read_timeout, caf::get_atom_v, id)
       .receive([&](const job& x) { out.send(200, json_type, net::job_json(x)); },
                [&](const caf::error& err) {
                  if (has_code(err, foreman_errc::job_not_found))
-                   send_error(out, 404, "job " + id_text + " not found");
+                   send_error(out, api_dialect::ollama, 404,
+                              "job " + id_text + " not found");
                  else
-                   send_error(out, 500, describe(err));
+                   send_error(out, api_dialect::ollama, 500, describe(err));
                });
   }
 
   caf::actor_system& sys_;
+  http_ingress_config config_;
   worker_actor worker_;
   store_actor store_;
+  std::string embed_key_;
+  std::atomic<int> waiting_callers_{0};
 };
 
 struct ingress_state {
@@ -159,13 +494,17 @@ http_ingress(http_ingress_actor::stateful_pointer<ingress_state> self,
 } // namespace
 
 http_ingress_actor spawn_http_ingress(caf::actor_system& sys,
-                                      const net::http_server_options& options,
+                                      http_ingress_config config,
                                       worker_actor worker, store_actor store) {
+  auto options = config.server;
+  auto handler = std::make_shared<routes>(sys, std::move(config),
+                                          std::move(worker), std::move(store));
   // Bind before spawning, so a taken port is reported to the caller.
   auto server = std::make_shared<std::unique_ptr<net::http_server>>(
-    std::make_unique<net::http_server>(options,
-                                       routes{sys, std::move(worker),
-                                              std::move(store)}));
+    std::make_unique<net::http_server>(
+      options, [handler](const net::http_request& req, net::http_responder& out) {
+        (*handler)(req, out);
+      }));
   log_info("http_ingress", "listening on " + options.host + ":"
                              + std::to_string((*server)->port()));
   return sys.spawn<caf::detached>(http_ingress, std::move(server));

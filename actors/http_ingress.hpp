@@ -1,17 +1,31 @@
 #pragma once
 
+#include <string>
+
 #include <caf/fwd.hpp>
 
-#include "net/http_server.hpp"
+#include "core/url.hpp"
 #include "messages/interfaces.hpp"
+#include "net/http_server.hpp"
 
 namespace foreman {
+
+struct http_ingress_config {
+  net::http_server_options server;
+  /// Synchronous callers that may wait for their jobs at once; beyond this
+  /// they get 503 instead of a hanging connection.
+  int max_waiting_callers = 512;
+  /// Where pass-through and fast-lane requests go.
+  http_url target;
+  /// The pinned embedder, served in the fast lane; empty = none.
+  std::string embed_model;
+};
 
 /// Binds foreman's HTTP server and spawns the HTTP INGRESS actor that owns
 /// it; the server stops when the actor exits. Throws std::runtime_error when
 /// the address cannot be bound.
 http_ingress_actor spawn_http_ingress(caf::actor_system& sys,
-                                      const net::http_server_options& options,
+                                      http_ingress_config config,
                                       worker_actor worker, store_actor store);
 
 } // namespace foreman

@@ -42,7 +42,8 @@ void warm_embedder(inventory_pointer self) {
   load.kind = job_kind::embed;
   load.payload = "{\"model\":\"" + st.config.embed_model + "\"}";
   load.keep_alive_json = keep_alive::forever().json();
-  self->request(st.target, caf::infinite, call_atom_v, std::move(load))
+  self->request(st.target, caf::infinite, call_atom_v, std::move(load),
+                chunk_sink_actor{})
     .then([=](const target_reply& reply) {
       auto& st = self->state;
       st.warming = false;

@@ -15,6 +15,7 @@ namespace {
 struct store_state {
   static inline const char* name = "store";
   std::shared_ptr<job_store> db;
+  store_config config;
 };
 
 /// Runs a database call, turning the store's exceptions into errors.
@@ -24,6 +25,8 @@ auto guarded(F call) -> caf::result<decltype(call())> {
     return call();
   } catch (const job_not_found_error& e) {
     return make_error(foreman_errc::job_not_found, e.what());
+  } catch (const queue_full_error& e) {
+    return make_error(foreman_errc::queue_full, e.what());
   } catch (const invalid_transition_error& e) {
     return make_error(foreman_errc::invalid_transition, e.what());
   } catch (const store_error& e) {
@@ -33,11 +36,15 @@ auto guarded(F call) -> caf::result<decltype(call())> {
 
 store_actor::behavior_type
 store(store_actor::stateful_pointer<store_state> self,
-      std::shared_ptr<job_store> db) {
+      std::shared_ptr<job_store> db, store_config config) {
   self->state.db = std::move(db);
+  self->state.config = config;
   return {
     [=](insert_atom, const job_spec& spec) {
-      return guarded([&] { return self->state.db->insert(spec, now_unix_ms()); });
+      return guarded([&] {
+        return self->state.db->insert(spec, now_unix_ms(),
+                                      self->state.config.max_queue);
+      });
     },
     [=](caf::get_atom, int64_t id) {
       return guarded([&] {
@@ -63,8 +70,9 @@ store(store_actor::stateful_pointer<store_state> self,
 
 } // namespace
 
-store_actor spawn_store(caf::actor_system& sys, std::shared_ptr<job_store> db) {
-  return sys.spawn<caf::detached>(store, std::move(db));
+store_actor spawn_store(caf::actor_system& sys, std::shared_ptr<job_store> db,
+                        store_config config) {
+  return sys.spawn<caf::detached>(store, std::move(db), config);
 }
 
 } // namespace foreman

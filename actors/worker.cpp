@@ -1,5 +1,6 @@
 #include "actors/worker.hpp"
 
+#include <algorithm>
 #include <optional>
 #include <unordered_map>
 #include <vector>
@@ -19,17 +20,32 @@ namespace foreman {
 
 namespace {
 
+/// A caller waiting for a job's terminal state.
+struct waiter {
+  caf::typed_response_promise<job_outcome> promise;
+  job_sink_actor sink;
+  /// The caller wants the job's chunks as they arrive.
+  bool stream = false;
+};
+
+/// The job holding the execution slot.
+struct running_job {
+  int64_t id = 0;
+  bool cancel_requested = false;
+  /// Some chunks already reached streaming callers.
+  bool chunks_forwarded = false;
+  /// Callers of cancel, answered once the job is cancelled.
+  std::vector<caf::typed_response_promise<job>> cancellers;
+};
+
 struct worker_state {
   static inline const char* name = "worker";
   worker_config config;
   store_actor store;
   target_client_actor target;
   inventory_actor inventory;
-  /// Promises of callers waiting for each job's terminal state.
-  std::unordered_map<int64_t, std::vector<caf::typed_response_promise<job_outcome>>>
-    waiting;
-  /// The job holding the execution slot.
-  std::optional<int64_t> running;
+  std::unordered_map<int64_t, std::vector<waiter>> waiting;
+  std::optional<running_job> running;
   /// A choice of the next job is under way.
   bool picking = false;
   /// Work arrived while picking: pick again afterwards.
@@ -50,8 +66,8 @@ void deliver(worker_pointer self, int64_t job_id, const job_outcome& outcome) {
   auto i = self->state.waiting.find(job_id);
   if (i == self->state.waiting.end())
     return;
-  for (auto& promise : i->second)
-    promise.deliver(outcome);
+  for (auto& w : i->second)
+    w.promise.deliver(outcome);
   self->state.waiting.erase(i);
 }
 
@@ -59,9 +75,13 @@ void deliver_error(worker_pointer self, int64_t job_id, const caf::error& err) {
   auto i = self->state.waiting.find(job_id);
   if (i == self->state.waiting.end())
     return;
-  for (auto& promise : i->second)
-    promise.deliver(err);
+  for (auto& w : i->second)
+    w.promise.deliver(err);
   self->state.waiting.erase(i);
+}
+
+bool cancel_requested(worker_pointer self) {
+  return self->state.running && self->state.running->cancel_requested;
 }
 
 /// Frees the execution slot and looks for the next job.
@@ -92,15 +112,59 @@ void fail(worker_pointer self, const job& j, int32_t status, std::string body,
       [=](const caf::error& err) { on_store_error(self, j.id, err); });
 }
 
+/// Ends the streams of callers who already received chunks of this attempt:
+/// the next attempt starts over, and a stream cannot be rewound. Callers
+/// waiting for the whole answer keep waiting.
+void end_interrupted_streams(worker_pointer self, const job& j) {
+  if (!self->state.running || !self->state.running->chunks_forwarded)
+    return;
+  auto i = self->state.waiting.find(j.id);
+  if (i == self->state.waiting.end())
+    return;
+  auto& list = i->second;
+  auto outcome = job_outcome{j, 502,
+                             net::error_json("the connection to the target broke "
+                                             "mid-stream; job "
+                                             + std::to_string(j.id)
+                                             + " is queued for another attempt")};
+  for (auto& w : list)
+    if (w.stream)
+      w.promise.deliver(outcome);
+  list.erase(std::remove_if(list.begin(), list.end(),
+                            [](const waiter& w) { return w.stream; }),
+             list.end());
+  if (list.empty())
+    self->state.waiting.erase(i);
+}
+
 void requeue(worker_pointer self, const job& j, std::string message) {
   job_transition change{j.id, job_state::queued, std::move(message), false};
   self->request(self->state.store, caf::infinite, change)
     .then(
       [=](const job& queued) {
         log_info("worker", describe_job(queued) + " retry after: " + queued.error);
+        end_interrupted_streams(self, queued);
         release(self);
       },
       [=](const caf::error& err) { on_store_error(self, j.id, err); });
+}
+
+/// Ends a job whose cancellation was asked for; its callers hear
+/// Ollama's "request canceled".
+void finish_cancelled(worker_pointer self, int64_t job_id) {
+  job_transition change{job_id, job_state::cancelled, "cancelled", false};
+  self->request(self->state.store, caf::infinite, change)
+    .then(
+      [=](const job& cancelled) {
+        log_info("worker", describe_job(cancelled));
+        deliver(self, job_id,
+                job_outcome{cancelled, 499, net::error_json("request canceled")});
+        if (self->state.running && self->state.running->id == job_id)
+          for (auto& promise : self->state.running->cancellers)
+            promise.deliver(cancelled);
+        release(self);
+      },
+      [=](const caf::error& err) { on_store_error(self, job_id, err); });
 }
 
 /// A call to the target went wrong: retry connection failures while
@@ -155,21 +219,38 @@ target_request make_request(worker_pointer self, const job& j,
                         self->state.config.job_keep_alive.json()};
 }
 
+/// Handles the target's answer to a load or a run.
+template <class OnSuccess>
+auto on_reply(worker_pointer self, job j, OnSuccess on_success) {
+  return [=](const target_reply& reply) {
+    if (cancel_requested(self))
+      finish_cancelled(self, j.id);
+    else if (reply.failure != target_failure::none)
+      on_target_failure(self, j, reply);
+    else
+      on_success(reply);
+  };
+}
+
+chunk_sink_actor chunk_sink(worker_pointer self) {
+  return worker_actor{self};
+}
+
 void run(worker_pointer self, const job& j) {
+  if (cancel_requested(self))
+    return finish_cancelled(self, j.id);
   log_info("worker", describe_job(j));
   self->request(self->state.target, caf::infinite, call_atom_v,
-                make_request(self, j, target_purpose::run))
-    .then([=](const target_reply& reply) {
-      if (reply.failure == target_failure::none) {
-        note_residency(self, j);
-        complete(self, j, reply);
-      } else {
-        on_target_failure(self, j, reply);
-      }
-    });
+                make_request(self, j, target_purpose::run), chunk_sink(self))
+    .then(on_reply(self, j, [=](const target_reply& reply) {
+      note_residency(self, j);
+      complete(self, j, reply);
+    }));
 }
 
 void start_working(worker_pointer self, const job& j, bool counts_attempt) {
+  if (cancel_requested(self))
+    return finish_cancelled(self, j.id);
   job_transition change{j.id, job_state::working, "", counts_attempt};
   self->request(self->state.store, caf::infinite, change)
     .then([=](const job& working) { run(self, working); },
@@ -179,21 +260,20 @@ void start_working(worker_pointer self, const job& j, bool counts_attempt) {
 /// Loads the job's model (with the job's options) before running it, so the
 /// job's states tell loading from generating.
 void load(worker_pointer self, const job& j) {
+  if (cancel_requested(self))
+    return finish_cancelled(self, j.id);
   log_info("worker", describe_job(j));
   self->request(self->state.target, caf::infinite, call_atom_v,
-                make_request(self, j, target_purpose::load))
-    .then([=](const target_reply& reply) {
-      if (reply.failure != target_failure::none) {
-        on_target_failure(self, j, reply);
-        return;
-      }
+                make_request(self, j, target_purpose::load), chunk_sink(self))
+    .then(on_reply(self, j, [=](const target_reply&) {
       self->send(self->state.inventory, loaded_atom_v, model_key(j.model));
       start_working(self, j, false);
-    });
+    }));
 }
 
 void begin(worker_pointer self, int64_t job_id, bool model_resident) {
-  self->state.running = job_id;
+  self->state.running.emplace();
+  self->state.running->id = job_id;
   if (model_resident) {
     job stub;
     stub.id = job_id;
@@ -262,7 +342,7 @@ worker(worker_pointer self, worker_config config, store_actor store,
   // Jobs recovered from the database wait for no submission.
   self->send(self, wake_atom_v);
   return {
-    [=](submit_atom, job_spec& spec, const job_sink_actor& sink) {
+    [=](submit_atom, job_spec& spec, const job_sink_actor& sink, bool stream) {
       auto rp = self->make_response_promise<job_outcome>();
       if (spec.max_attempts <= 0)
         spec.max_attempts = self->state.config.default_max_attempts;
@@ -271,13 +351,50 @@ worker(worker_pointer self, worker_config config, store_actor store,
         .then(
           [=](const job& stored) mutable {
             log_info("worker", describe_job(stored));
-            self->state.waiting[stored.id].push_back(rp);
+            self->state.waiting[stored.id].push_back(waiter{rp, sink, stream});
             if (sink)
               self->send(sink, accepted_atom_v, stored);
             pick_next(self);
           },
           [=](const caf::error& err) mutable { rp.deliver(err); });
       return rp;
+    },
+    [=](cancel_atom, int64_t job_id) {
+      auto rp = self->make_response_promise<job>();
+      auto& running = self->state.running;
+      if (running && running->id == job_id) {
+        running->cancellers.push_back(rp);
+        if (!running->cancel_requested) {
+          running->cancel_requested = true;
+          self->send(self->state.target, abort_atom_v, job_id);
+        }
+        return rp;
+      }
+      job_transition change{job_id, job_state::cancelled, "cancelled", false};
+      self->request(self->state.store, caf::infinite, change)
+        .then(
+          [=](const job& cancelled) mutable {
+            log_info("worker", describe_job(cancelled));
+            deliver(self, job_id,
+                    job_outcome{cancelled, 499,
+                                net::error_json("request canceled")});
+            rp.deliver(cancelled);
+          },
+          [=](const caf::error& err) mutable { rp.deliver(err); });
+      return rp;
+    },
+    [=](job_chunk& chunk) {
+      auto& running = self->state.running;
+      if (!running || running->id != chunk.job_id)
+        return;
+      auto i = self->state.waiting.find(chunk.job_id);
+      if (i == self->state.waiting.end())
+        return;
+      for (auto& w : i->second)
+        if (w.stream && w.sink) {
+          self->send(w.sink, chunk);
+          running->chunks_forwarded = true;
+        }
     },
     [=](wake_atom) { pick_next(self); },
   };

@@ -15,6 +15,12 @@
 
 namespace foreman {
 
+namespace {
+
+constexpr int reserve_http_threads = 16;
+
+} // namespace
+
 struct service::impl {
   caf::actor_system& sys;
   store_actor store;
@@ -46,7 +52,7 @@ service::service(caf::actor_system& sys, const settings& config)
     log_info("store", std::to_string(n)
                         + " interrupted job(s) back in the queue");
   auto& st = *impl_;
-  st.store = spawn_store(sys, std::move(db));
+  st.store = spawn_store(sys, std::move(db), store_config{config.max_queue});
   st.target = spawn_target_client(sys, target_client_config{config.ollama_url});
   st.inventory = spawn_inventory(
     sys, st.target,
@@ -57,12 +63,17 @@ service::service(caf::actor_system& sys, const settings& config)
   wcfg.default_max_attempts = config.max_attempts;
   wcfg.rules.max_wait_ms = config.max_wait_ms;
   st.worker = spawn_worker(sys, wcfg, st.store, st.target, st.inventory);
-  net::http_server_options http;
-  http.host = config.listen_host;
-  http.port = config.listen_port;
-  http.threads = config.http_threads;
+  http_ingress_config http;
+  http.server.host = config.listen_host;
+  http.server.port = config.listen_port;
+  // Threads beyond the waiting callers keep answering quick requests (and
+  // 503s) when every waiting slot is taken.
+  http.server.threads = config.http_threads + reserve_http_threads;
+  http.max_waiting_callers = config.http_threads;
+  http.target = config.ollama_url;
+  http.embed_model = config.embed_model;
   try {
-    st.ingress = spawn_http_ingress(sys, http, st.worker, st.store);
+    st.ingress = spawn_http_ingress(sys, std::move(http), st.worker, st.store);
   } catch (...) {
     stop();
     throw;

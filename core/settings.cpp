@@ -96,8 +96,17 @@ const std::vector<option>& options() {
        s.max_wait_ms = *ms;
        return std::nullopt;
      }},
-    {"http-threads", "FOREMAN_HTTP_THREADS", "64",
-     "HTTP server threads (each waiting caller holds one)",
+    {"max-queue", "FOREMAN_MAX_QUEUE", "512",
+     "queued jobs beyond which new ones get 503 (server busy)",
+     [](settings& s, const std::string& v) -> std::optional<std::string> {
+       auto n = parse_integer(v, 1, 10000000);
+       if (!n)
+         return "expected an integer from 1 to 10000000";
+       s.max_queue = static_cast<int32_t>(*n);
+       return std::nullopt;
+     }},
+    {"http-threads", "FOREMAN_HTTP_THREADS", "512",
+     "callers that may wait at once, each holding an HTTP thread; more get 503",
      [](settings& s, const std::string& v) -> std::optional<std::string> {
        auto n = parse_integer(v, 2, 10000);
        if (!n)

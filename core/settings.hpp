@@ -25,8 +25,11 @@ struct settings {
   keep_alive worker_keep_alive = keep_alive::forever();
   int32_t max_attempts = 3;
   int64_t max_wait_ms = 5 * 60 * 1000;
-  /// HTTP server threads; each waiting synchronous caller holds one.
-  int32_t http_threads = 64;
+  /// Queued jobs beyond which submissions get 503.
+  int32_t max_queue = 512;
+  /// Synchronous callers that may wait at once, each holding an HTTP server
+  /// thread; beyond this they get 503.
+  int32_t http_threads = 512;
   /// How often the model inventory reads the target's /api/ps.
   int64_t inventory_poll_ms = 2000;
   std::string log_level = "info";

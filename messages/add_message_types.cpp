@@ -19,6 +19,8 @@ std::string to_string(foreman_errc code) {
       return "target_unreachable";
     case foreman_errc::shutting_down:
       return "shutting_down";
+    case foreman_errc::queue_full:
+      return "queue_full";
   }
   return "unknown";
 }

@@ -16,6 +16,8 @@ enum class foreman_errc : uint8_t {
   store_failure,
   target_unreachable,
   shutting_down,
+  /// FOREMAN_MAX_QUEUE jobs are queued already.
+  queue_full,
 };
 
 /// The error category under which foreman_errc values travel.

@@ -32,24 +32,41 @@ using store_actor = caf::typed_actor<
   /// Marks a job done, storing its result and completion artifact.
   caf::replies_to<job_completion>::with<job>>;
 
+/// Receives chunks of a running job as the target produces them.
+using chunk_sink_actor = caf::typed_actor<caf::reacts_to<job_chunk>>;
+
 /// Receives what the worker tells a waiting caller before the outcome.
 using job_sink_actor = caf::typed_actor<
   /// The job was stored; it carries the id.
-  caf::reacts_to<accepted_atom, job>>;
+  caf::reacts_to<accepted_atom, job>,
+  /// A chunk of the answer (streaming callers only).
+  caf::reacts_to<job_chunk>>;
 
 /// The WORKER actor interface: the single execution slot on the target.
 using worker_actor = caf::typed_actor<
   /// Stores a job and answers when it reaches a terminal state. The sink (may
-  /// be invalid) learns the job as soon as it is stored.
-  caf::replies_to<submit_atom, job_spec, job_sink_actor>::with<job_outcome>,
+  /// be invalid) learns the job as soon as it is stored, and receives its
+  /// chunks when the flag asks for streaming.
+  caf::replies_to<submit_atom, job_spec, job_sink_actor, bool>::with<
+    job_outcome>,
+  /// Cancels a job: a queued one at once, a running one by aborting its
+  /// call to the target. Answers with the cancelled job; fails with
+  /// invalid_transition when the job has already ended.
+  caf::replies_to<cancel_atom, int64_t>::with<job>,
+  /// INTERNAL: a chunk from the target client for the running job.
+  caf::reacts_to<job_chunk>,
   /// INTERNAL: look for the next job to run.
   caf::reacts_to<wake_atom>>;
 
 /// The TARGET CLIENT actor interface: blocking HTTP to one Ollama target,
 /// performed off the scheduler threads.
 using target_client_actor = caf::typed_actor<
-  /// Performs one inference call.
-  caf::replies_to<call_atom, target_request>::with<target_reply>,
+  /// Performs one inference call. Streamed answers go to the sink line by
+  /// line as they arrive; the reply holds the whole answer as one object.
+  caf::replies_to<call_atom, target_request, chunk_sink_actor>::with<
+    target_reply>,
+  /// INTERNAL: a chunk read by one of the client's call runners.
+  caf::reacts_to<job_chunk>,
   /// Aborts the call made for a job, if one is under way.
   caf::reacts_to<abort_atom, int64_t>,
   /// Reads /api/ps.
@@ -80,6 +97,7 @@ using http_ingress_actor = caf::typed_actor<
 CAF_BEGIN_TYPE_ID_BLOCK(foreman_handles, caf::first_custom_type_id + 1100)
 
   CAF_ADD_TYPE_ID(foreman_handles, (foreman::store_actor))
+  CAF_ADD_TYPE_ID(foreman_handles, (foreman::chunk_sink_actor))
   CAF_ADD_TYPE_ID(foreman_handles, (foreman::job_sink_actor))
   CAF_ADD_TYPE_ID(foreman_handles, (foreman::worker_actor))
   CAF_ADD_TYPE_ID(foreman_handles, (foreman::target_client_actor))

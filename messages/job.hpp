@@ -118,6 +118,18 @@ typename Inspector::result_type inspect(Inspector& f, job_outcome& x) {
            x.body);
 }
 
+/// One NDJSON line the target produced for a running job, passed on as it
+/// arrives so streaming callers see it at once.
+struct job_chunk {
+  int64_t job_id = 0;
+  std::string line;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_chunk& x) {
+  return f(caf::meta::type_name("job_chunk"), x.job_id, x.line);
+}
+
 /// The scheduling-relevant facts of one queued job.
 struct queued_job {
   int64_t id = 0;

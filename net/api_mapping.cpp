@@ -48,36 +48,112 @@ std::string time_or_null(int64_t unix_ms) {
   return unix_ms == 0 ? "null" : json_quote(rfc3339_utc(unix_ms));
 }
 
-// Fields whose type Ollama checks before anything runs.
-std::optional<std::string> check_chat_fields(const object_ptr& obj) {
-  if (obj->has("stream") && !obj->isNull("stream")
-      && !obj->get("stream").isBoolean())
-    return std::string{"stream must be true or false"};
-  if (obj->has("options") && !obj->isNull("options") && !obj->isObject("options"))
-    return std::string{"options must be a JSON object"};
-  if (obj->has("messages") && !obj->isNull("messages")) {
-    if (!obj->isArray("messages"))
-      return std::string{"messages must be an array"};
-    auto messages = obj->getArray("messages");
-    for (size_t i = 0; i < messages->size(); ++i) {
-      auto where = "messages[" + std::to_string(i) + "]";
-      if (!messages->isObject(i))
-        return where + " must be an object";
-      auto message = messages->getObject(static_cast<unsigned>(i));
-      if (!message->has("role") || !message->get("role").isString())
-        return where + ".role must be a string";
-      if (message->has("content") && !message->isNull("content")
-          && !message->get("content").isString())
-        return where + ".content must be a string";
-    }
+std::optional<std::string> check_messages(const object_ptr& obj) {
+  if (!obj->has("messages") || obj->isNull("messages"))
+    return std::nullopt;
+  if (!obj->isArray("messages"))
+    return std::string{"messages must be an array"};
+  auto messages = obj->getArray("messages");
+  for (size_t i = 0; i < messages->size(); ++i) {
+    auto where = "messages[" + std::to_string(i) + "]";
+    if (!messages->isObject(i))
+      return where + " must be an object";
+    auto message = messages->getObject(static_cast<unsigned>(i));
+    if (!message->has("role") || !message->get("role").isString())
+      return where + ".role must be a string";
+    if (message->has("content") && !message->isNull("content")
+        && !message->get("content").isString())
+      return where + ".content must be a string";
   }
   return std::nullopt;
+}
+
+bool is_string_array(const Poco::JSON::Array::Ptr& items) {
+  for (size_t i = 0; i < items->size(); ++i)
+    if (!items->get(static_cast<unsigned>(i)).isString())
+      return false;
+  return true;
+}
+
+/// Field types Ollama checks before anything runs, per endpoint.
+std::optional<std::string> check_fields(native_endpoint endpoint,
+                                        const object_ptr& obj) {
+  auto present = [&](const char* key) {
+    return obj->has(key) && !obj->isNull(key);
+  };
+  if (present("stream") && !obj->get("stream").isBoolean())
+    return std::string{"stream must be true or false"};
+  if (present("options") && !obj->isObject("options"))
+    return std::string{"options must be a JSON object"};
+  switch (endpoint) {
+    case native_endpoint::chat:
+      return check_messages(obj);
+    case native_endpoint::generate:
+      if (present("prompt") && !obj->get("prompt").isString())
+        return std::string{"prompt must be a string"};
+      if (present("images") && !obj->isArray("images"))
+        return std::string{"images must be an array of base64 strings"};
+      return std::nullopt;
+    case native_endpoint::embed:
+      if (present("input") && !obj->get("input").isString()
+          && !(obj->isArray("input") && is_string_array(obj->getArray("input"))))
+        return std::string{"invalid input type"};
+      return std::nullopt;
+    case native_endpoint::embeddings:
+      if (present("prompt") && !obj->get("prompt").isString())
+        return std::string{"prompt must be a string"};
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+/// Ollama's answer to a missing model differs by endpoint (§10).
+request_problem missing_model(native_endpoint endpoint) {
+  if (endpoint == native_endpoint::chat || endpoint == native_endpoint::embeddings)
+    return request_problem{400, "model is required"};
+  return request_problem{404, "model '' not found"};
+}
+
+job_kind kind_of(native_endpoint endpoint) {
+  switch (endpoint) {
+    case native_endpoint::chat:
+      return job_kind::chat;
+    case native_endpoint::generate:
+      return job_kind::generate;
+    default:
+      return job_kind::embed;
+  }
+}
+
+/// `obj` as text with its keep_alive set to `keep_alive_json`, spliced in as
+/// text so a number stays a number and a duration a string.
+std::string stringify_with_keep_alive(object_ptr obj,
+                                      const std::string& keep_alive_json) {
+  obj->remove("keep_alive");
+  auto text = stringify(obj);
+  text.pop_back(); // the closing brace
+  if (text.size() > 1)
+    text += ",";
+  text += "\"keep_alive\":" + keep_alive_json + "}";
+  return text;
+}
+
+/// The legacy /api/embeddings body as an /api/embed body.
+std::string as_embed_payload(const object_ptr& legacy) {
+  object_ptr out = new Poco::JSON::Object;
+  out->set("model", legacy->get("model"));
+  if (legacy->has("prompt") && legacy->get("prompt").isString()
+      && !legacy->getValue<std::string>("prompt").empty())
+    out->set("input", legacy->get("prompt"));
+  if (legacy->has("options"))
+    out->set("options", legacy->get("options"));
+  return stringify(out);
 }
 
 } // namespace
 
 std::variant<inference_call, request_problem>
-parse_chat_request(std::string_view body) {
+parse_native_request(native_endpoint endpoint, std::string_view body) {
   if (body.empty())
     return request_problem{400, "missing request body"};
   std::string why;
@@ -86,21 +162,52 @@ parse_chat_request(std::string_view body) {
     return request_problem{400, why};
   if (!obj->has("model") || obj->isNull("model")
       || (obj->get("model").isString() && obj->getValue<std::string>("model").empty()))
-    return request_problem{400, "model is required"};
+    return missing_model(endpoint);
   if (!obj->get("model").isString())
     return request_problem{400, "model must be a string"};
   auto model = obj->getValue<std::string>("model");
   if (!is_valid_model_name(model))
     return request_problem{400, "invalid model name"};
-  if (auto problem = check_chat_fields(obj))
+  if (auto problem = check_fields(endpoint, obj))
     return request_problem{400, *problem};
   inference_call call;
-  call.spec.kind = job_kind::chat;
+  call.spec.kind = kind_of(endpoint);
   call.spec.model = model;
-  call.spec.payload = std::string{body};
-  call.stream = !obj->has("stream") || obj->isNull("stream")
-                || obj->getValue<bool>("stream");
+  call.spec.payload = endpoint == native_endpoint::embeddings
+                        ? as_embed_payload(obj)
+                        : std::string{body};
+  auto streams = endpoint == native_endpoint::chat
+                 || endpoint == native_endpoint::generate;
+  call.stream = streams
+                && (!obj->has("stream") || obj->isNull("stream")
+                    || obj->getValue<bool>("stream"));
   return call;
+}
+
+std::string with_keep_alive(std::string_view body, const std::string& keep_alive_json) {
+  auto obj = parse_object(body);
+  return obj ? stringify_with_keep_alive(obj, keep_alive_json) : std::string{body};
+}
+
+std::string legacy_embedding_reply(std::string_view embed_reply) {
+  auto obj = parse_object(embed_reply);
+  std::string vector = "[]";
+  if (obj && obj->isArray("embeddings") && obj->getArray("embeddings")->size() > 0) {
+    auto first = obj->getArray("embeddings")->getArray(0);
+    if (first) {
+      std::ostringstream out;
+      first->stringify(out);
+      vector = out.str();
+    }
+  }
+  return "{\"embedding\":" + vector + "}";
+}
+
+std::optional<std::string> model_of(std::string_view body) {
+  auto obj = parse_object(body);
+  if (obj && obj->has("model") && obj->get("model").isString())
+    return obj->getValue<std::string>("model");
+  return std::nullopt;
 }
 
 std::string job_json(const job& x) {
@@ -149,17 +256,10 @@ std::string target_body(const target_request& request) {
     if (request.kind == job_kind::chat)
       out->set("messages", Poco::JSON::Array::Ptr{new Poco::JSON::Array});
   }
+  // Runs stream, so chunks reach streaming callers as they are made.
   if (request.kind != job_kind::embed)
-    out->set("stream", false);
-  out->remove("keep_alive");
-  // keep_alive_json is a number or a quoted duration; splice it in as-is so a
-  // number stays a number.
-  auto text = stringify(out);
-  text.pop_back(); // the closing brace
-  if (text.size() > 1)
-    text += ",";
-  text += "\"keep_alive\":" + request.keep_alive_json + "}";
-  return text;
+    out->set("stream", request.purpose == target_purpose::run);
+  return stringify_with_keep_alive(out, request.keep_alive_json);
 }
 
 std::optional<std::string> reply_problem(job_kind kind, std::string_view body) {

@@ -27,17 +27,32 @@ struct inference_call {
   bool stream = true;
 };
 
-/// Validates a POST /api/chat body (ollama-api.md §6). Nothing invalid
-/// becomes a job.
+/// The native endpoints whose requests can become jobs.
+enum class native_endpoint { chat, generate, embed, embeddings };
+
+/// Validates a POST /api/chat, /api/generate, /api/embed or /api/embeddings
+/// body (ollama-api.md §6-§8) with Ollama's status codes and texts. Nothing
+/// invalid becomes a job. A legacy /api/embeddings body becomes an /api/embed
+/// payload.
 std::variant<inference_call, request_problem>
-parse_chat_request(std::string_view body);
+parse_native_request(native_endpoint endpoint, std::string_view body);
+
+/// `body` (a JSON object) with its keep_alive replaced by `keep_alive_json`.
+std::string with_keep_alive(std::string_view body, const std::string& keep_alive_json);
+
+/// An /api/embed reply in the legacy /api/embeddings shape: {"embedding":[...]}.
+std::string legacy_embedding_reply(std::string_view embed_reply);
+
+/// The `model` string of a JSON body, if it has one.
+std::optional<std::string> model_of(std::string_view body);
 
 /// The job as GET /jobs/{id} shows it.
 std::string job_json(const job& x);
 
 /// The body foreman sends to the target for `request`: the job's payload
-/// with foreman's keep_alive and stream=false, or for a load, an empty
-/// request with the job's options so the model loads as the job needs it.
+/// with foreman's keep_alive, streamed for chat and generate; or for a load,
+/// an empty request with the job's options so the model loads as the job
+/// needs it.
 std::string target_body(const target_request& request);
 
 /// The target path for a job kind: /api/chat, /api/generate, /api/embed.

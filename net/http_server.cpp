@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cerrno>
+
+#include <sys/socket.h>
 #include <stdexcept>
 
 #include <Poco/Exception.h>
@@ -11,6 +14,7 @@
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/ThreadPool.h>
@@ -32,19 +36,53 @@ bool iequals(const std::string& a, const std::string& b) {
 
 class poco_responder : public http_responder {
 public:
-  poco_responder(Poco::Net::HTTPServerResponse& response,
+  poco_responder(Poco::Net::HTTPServerRequest& request,
+                 Poco::Net::HTTPServerResponse& response,
                  const std::atomic<bool>& stopping)
-    : response_(response), stopping_(stopping) {
+    : request_(request), response_(response), stopping_(stopping) {
   }
 
   void send(int status, const std::string& content_type,
             const std::string& body, const header_list& extra = {}) override {
-    response_.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
-    response_.setContentType(content_type);
-    for (auto& [name, value] : extra)
-      response_.set(name, value);
-    response_.sendBuffer(body.data(), body.size());
+    set_head(status, content_type, extra);
+    if (request_.getMethod() == Poco::Net::HTTPRequest::HTTP_HEAD) {
+      response_.setContentLength(static_cast<std::streamsize>(body.size()));
+      response_.send();
+    } else {
+      response_.sendBuffer(body.data(), body.size());
+    }
     sent_ = true;
+  }
+
+  void begin_stream(int status, const std::string& content_type,
+                    const header_list& extra = {}) override {
+    set_head(status, content_type, extra);
+    response_.setChunkedTransferEncoding(true);
+    stream_ = &response_.send();
+    sent_ = true;
+  }
+
+  bool write(std::string_view data) override {
+    if (stream_ == nullptr || !stream_->good())
+      return false;
+    stream_->write(data.data(), static_cast<std::streamsize>(data.size()));
+    stream_->flush(); // one chunk per write
+    return stream_->good();
+  }
+
+  bool peer_gone() override {
+    auto& socket
+      = static_cast<Poco::Net::HTTPServerRequestImpl&>(request_).socket();
+    try {
+      if (!socket.poll(Poco::Timespan{0}, Poco::Net::Socket::SELECT_READ))
+        return false;
+      // Readable with nothing to read means the peer closed.
+      char byte;
+      auto n = ::recv(socket.impl()->sockfd(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+      return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+    } catch (const Poco::Exception&) {
+      return true;
+    }
   }
 
   bool server_stopping() const override {
@@ -56,8 +94,18 @@ public:
   }
 
 private:
+  void set_head(int status, const std::string& content_type,
+                const header_list& extra) {
+    response_.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+    response_.setContentType(content_type);
+    for (auto& [name, value] : extra)
+      response_.set(name, value);
+  }
+
+  Poco::Net::HTTPServerRequest& request_;
   Poco::Net::HTTPServerResponse& response_;
   const std::atomic<bool>& stopping_;
+  std::ostream* stream_ = nullptr;
   bool sent_ = false;
 };
 
@@ -88,7 +136,7 @@ public:
 
   void handleRequest(Poco::Net::HTTPServerRequest& request,
                      Poco::Net::HTTPServerResponse& response) override {
-    poco_responder responder{response, stopping_};
+    poco_responder responder{request, response, stopping_};
     http_request req;
     req.method = request.getMethod();
     auto& uri = request.getURI();

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -26,7 +27,8 @@ struct http_request {
   std::string header(const std::string& name) const;
 };
 
-/// Answers one request. A handler calls send() exactly once.
+/// Answers one request: either send() once, or begin_stream() followed by
+/// write() calls.
 class http_responder {
 public:
   virtual ~http_responder() = default;
@@ -34,6 +36,17 @@ public:
   virtual void send(int status, const std::string& content_type,
                     const std::string& body, const header_list& extra = {})
     = 0;
+
+  /// Sends the status and headers of a chunked response.
+  virtual void begin_stream(int status, const std::string& content_type,
+                            const header_list& extra = {})
+    = 0;
+
+  /// Sends one chunk at once. False when the client has gone.
+  virtual bool write(std::string_view data) = 0;
+
+  /// True once the client has closed its connection.
+  virtual bool peer_gone() = 0;
 
   /// True once the server is stopping: a handler that waits gives up.
   virtual bool server_stopping() const = 0;

@@ -34,7 +34,8 @@ target_reply abortable_call::perform(const http_url& target,
                                      const std::string& method,
                                      const std::string& path,
                                      const std::string& body,
-                                     std::chrono::milliseconds reply_timeout) {
+                                     std::chrono::milliseconds reply_timeout,
+                                     const line_handler& on_line) {
   Poco::Net::HTTPClientSession session{target.host, target.port};
   session.setTimeout(Poco::Timespan{5, 0},
                      Poco::Timespan{reply_timeout.count() * 1000},
@@ -62,14 +63,24 @@ target_reply abortable_call::perform(const http_url& target,
     session.sendRequest(request) << body;
     Poco::Net::HTTPResponse response;
     auto& in = session.receiveResponse(response);
-    std::ostringstream content;
-    Poco::StreamCopier::copyStream(in, content);
+    auto status = static_cast<int32_t>(response.getStatus());
+    auto success = status >= 200 && status < 300;
+    std::string content;
+    if (success && on_line) {
+      std::string line;
+      while (std::getline(in, line))
+        if (!line.empty())
+          on_line(line);
+    } else {
+      std::ostringstream all;
+      Poco::StreamCopier::copyStream(in, all);
+      content = all.str();
+    }
     if (detach())
       return target_reply{target_failure::aborted, 0, "aborted"};
-    auto status = static_cast<int32_t>(response.getStatus());
-    auto failure = status >= 200 && status < 300 ? target_failure::none
-                                                 : target_failure::http_status;
-    return target_reply{failure, status, content.str()};
+    return target_reply{success ? target_failure::none
+                                : target_failure::http_status,
+                        status, std::move(content)};
   } catch (const Poco::Exception& e) {
     if (detach())
       return target_reply{target_failure::aborted, 0, "aborted"};

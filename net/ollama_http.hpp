@@ -4,6 +4,7 @@
 // thread.
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -11,6 +12,9 @@
 #include "messages/target.hpp"
 
 namespace foreman::net {
+
+/// Receives each line of a streamed (NDJSON) answer as it arrives.
+using line_handler = std::function<void(const std::string& line)>;
 
 /// One blocking HTTP exchange. `perform` runs on the calling thread;
 /// `abort` may be called from any thread and makes `perform` return
@@ -27,9 +31,12 @@ public:
   /// target's own Host header, and reads the whole answer. Connection
   /// problems come back as target_failure::connection, any answer as its
   /// status and body (HTTP error statuses as target_failure::http_status).
+  /// With `on_line`, a 2xx answer is read line by line into it instead of
+  /// into the reply's body.
   target_reply perform(const http_url& target, const std::string& method,
                        const std::string& path, const std::string& body,
-                       std::chrono::milliseconds reply_timeout);
+                       std::chrono::milliseconds reply_timeout,
+                       const line_handler& on_line = {});
 
   void abort();
 

@@ -86,6 +86,8 @@ const std::string select_artifact_sql
   = "SELECT name, content_type, data FROM artifacts WHERE job_id = ?1 AND "
     "name = ?2";
 const std::string count_state_sql = "SELECT count(*) FROM jobs WHERE state = ?1";
+const std::string count_queued_sql
+  = "SELECT count(*) FROM jobs INDEXED BY jobs_queue_age WHERE state = 'queued'";
 const std::string requeue_sql
   = "UPDATE jobs SET state = 'queued', updated_at = ?1 "
     "WHERE state IN ('loading', 'working')";
@@ -332,8 +334,14 @@ int job_store::requeue_interrupted(int64_t now_ms) {
   });
 }
 
-job job_store::insert(const job_spec& spec, int64_t now_ms) {
+job job_store::insert(const job_spec& spec, int64_t now_ms, int64_t queue_limit) {
   return impl_->transaction([&] {
+    if (queue_limit > 0) {
+      auto& count = impl_->prepared(count_queued_sql).bind();
+      count.step();
+      if (count.integer(0) >= queue_limit)
+        throw queue_full_error{std::to_string(queue_limit) + " jobs are queued"};
+    }
     impl_->prepared(insert_job_sql)
       .bind(std::string{to_string(spec.kind)}, spec.model,
              model_key(spec.model), spec.priority, spec.payload,

@@ -26,6 +26,10 @@ struct invalid_transition_error : store_error {
   using store_error::store_error;
 };
 
+struct queue_full_error : store_error {
+  using store_error::store_error;
+};
+
 struct artifact_info {
   std::string name;
   std::string content_type;
@@ -58,7 +62,9 @@ public:
   /// Returns how many.
   int requeue_interrupted(int64_t now_ms);
 
-  job insert(const job_spec& spec, int64_t now_ms);
+  /// Stores a queued job. With `queue_limit` > 0, throws queue_full_error
+  /// when that many jobs are queued already.
+  job insert(const job_spec& spec, int64_t now_ms, int64_t queue_limit = 0);
 
   std::optional<job> find(int64_t id);
 

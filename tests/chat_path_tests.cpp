@@ -112,15 +112,7 @@ BOOST_AUTO_TEST_CASE(a_chat_is_stored_run_and_answered) {
   BOOST_TEST(counters.max_concurrent_generations == 1u);
 }
 
-BOOST_AUTO_TEST_CASE(stream_true_ends_with_a_done_line) {
-  auto res = chat(chat_body("qwen2.5", "stream me", ""));
-  BOOST_REQUIRE_EQUAL(res.status, 200);
-  BOOST_TEST(res.content_type == "application/x-ndjson");
-  BOOST_REQUIRE(!res.body.empty());
-  BOOST_TEST(res.body.back() == '\n');
-  auto last = parse(res.body.substr(0, res.body.size() - 1));
-  BOOST_TEST(last->getValue<bool>("done"));
-}
+
 
 BOOST_AUTO_TEST_CASE(invalid_requests_get_400_and_store_nothing) {
   struct bad_case {

@@ -80,11 +80,15 @@ BOOST_AUTO_TEST_CASE(job_messages_roundtrip) {
   check_roundtrip(queue_candidates{{queued_job{1, "a:latest", 2, 3},
                                     queued_job{4, "b:latest", 0, 5}}});
   check_roundtrip(caf::get_atom_v, int64_t{42});
+  check_roundtrip(cancel_atom_v, int64_t{42});
+  check_roundtrip(job_chunk{42, R"({"done":false,"message":{"content":"x"}})"});
 }
 
 BOOST_AUTO_TEST_CASE(target_messages_roundtrip) {
-  check_roundtrip(call_atom_v, target_request{42, target_purpose::load,
-                                              job_kind::chat, "{}", "\"15m\""});
+  check_roundtrip(call_atom_v,
+                  target_request{42, target_purpose::load, job_kind::chat, "{}",
+                                 "\"15m\""},
+                  chunk_sink_actor{});
   check_roundtrip(target_reply{target_failure::http_status, 500, "{}"});
   check_roundtrip(std::vector<resident_model>{{"a:latest", 17}, {"b:1b", 0}});
   check_roundtrip(abort_atom_v, int64_t{7});
@@ -105,9 +109,10 @@ BOOST_AUTO_TEST_CASE(errors_roundtrip_with_their_detail) {
 
 BOOST_AUTO_TEST_CASE(actor_handles_roundtrip) {
   auto sink = sys->spawn([]() -> job_sink_actor::behavior_type {
-    return {[](accepted_atom, const job&) {}};
+    return {[](accepted_atom, const job&) {}, [](const job_chunk&) {}};
   });
-  check_roundtrip(submit_atom_v, job_spec{}, sink);
+  check_roundtrip(submit_atom_v, job_spec{}, sink, true);
+  check_roundtrip(call_atom_v, target_request{}, chunk_sink_actor{sink});
   caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
 }
 

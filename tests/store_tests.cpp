@@ -103,6 +103,15 @@ BOOST_AUTO_TEST_CASE(illegal_transitions_change_nothing) {
                     job_not_found_error);
 }
 
+BOOST_AUTO_TEST_CASE(the_queue_limit_counts_only_queued_jobs) {
+  auto first = db->insert(chat_spec("a"), 1000, 2).id;
+  db->insert(chat_spec("a"), 1001, 2);
+  BOOST_CHECK_THROW(db->insert(chat_spec("a"), 1002, 2), queue_full_error);
+  BOOST_TEST(db->count_in_state(job_state::queued) == 2);
+  db->apply({first, job_state::working, "", true}, 1003);
+  BOOST_TEST(db->insert(chat_spec("a"), 1004, 2).id > first);
+}
+
 BOOST_AUTO_TEST_CASE(a_retry_goes_back_to_the_queue) {
   auto id = db->insert(chat_spec("a"), 1000).id;
   db->apply({id, job_state::working, "", true}, 2000);
@@ -225,7 +234,8 @@ BOOST_AUTO_TEST_CASE(the_actor_answers_with_jobs_and_named_errors) {
   caf::actor_system_config cfg;
   add_message_types(cfg);
   caf::actor_system sys{cfg};
-  auto store = spawn_store(sys, std::make_shared<job_store>(dir.file("a.db")));
+  auto store = spawn_store(sys, std::make_shared<job_store>(dir.file("a.db")),
+                           store_config{2});
   caf::scoped_actor self{sys};
   job stored;
   self->request(store, std::chrono::seconds{10}, insert_atom_v, chat_spec("m"))
@@ -243,6 +253,14 @@ BOOST_AUTO_TEST_CASE(the_actor_answers_with_jobs_and_named_errors) {
              [&](const caf::error& err) {
                BOOST_TEST(has_code(err, foreman_errc::invalid_transition));
                BOOST_TEST(describe(err).find("queued") != std::string::npos);
+             });
+  self->request(store, std::chrono::seconds{10}, insert_atom_v, chat_spec("m"))
+    .receive([](const job&) {},
+             [&](const caf::error& err) { BOOST_FAIL(describe(err)); });
+  self->request(store, std::chrono::seconds{10}, insert_atom_v, chat_spec("m"))
+    .receive([&](const job&) { BOOST_FAIL("queued beyond max_queue"); },
+             [&](const caf::error& err) {
+               BOOST_TEST(has_code(err, foreman_errc::queue_full));
              });
   self->send_exit(store, caf::exit_reason::user_shutdown);
 }
