@@ -84,6 +84,12 @@ struct target_client_state {
   target_client_config config;
   /// Calls under way for jobs: to abort them and to route their chunks.
   std::unordered_map<int64_t, call_entry> calls;
+
+  ~target_client_state() {
+    // Runners blocked on the target must not outlive foreman's shutdown.
+    for (auto& entry : calls)
+      entry.second.call->abort();
+  }
 };
 
 using client_pointer = target_client_actor::stateful_pointer<target_client_state>;

@@ -33,15 +33,17 @@ struct service::impl {
   explicit impl(caf::actor_system& system) : sys(system) {
   }
 
-  /// Ends `actor` and waits until it is gone.
+  /// Ends `actor`, waits until it is gone and drops the handle: a detached
+  /// actor's thread ends only once nothing refers to the actor.
   template <class Handle>
-  void stop_and_wait(const Handle& actor) {
+  void stop_and_wait(Handle& actor) {
     if (!actor)
       return;
     caf::scoped_actor self{sys};
     self->monitor(actor);
     self->send_exit(actor, caf::exit_reason::user_shutdown);
     self->receive([](const caf::down_msg&) {});
+    actor = nullptr;
   }
 };
 
@@ -62,6 +64,7 @@ service::service(caf::actor_system& sys, const settings& config)
   wcfg.job_keep_alive = config.worker_keep_alive;
   wcfg.default_max_attempts = config.max_attempts;
   wcfg.rules.max_wait_ms = config.max_wait_ms;
+  wcfg.rules.drain_by_model = config.drain_by_model;
   st.worker = spawn_worker(sys, wcfg, st.store, st.target, st.inventory);
   http_ingress_config http;
   http.server.host = config.listen_host;

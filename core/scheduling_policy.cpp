@@ -39,7 +39,7 @@ choose_next_job(const std::vector<queued_job>& candidates,
       continue;
     if (best_any == nullptr || older(x, *best_any))
       best_any = &x;
-    if (is_resident(x, resident_model_keys)
+    if (rules.drain_by_model && is_resident(x, resident_model_keys)
         && (best_resident == nullptr || older(x, *best_resident)))
       best_resident = &x;
   }

@@ -16,6 +16,9 @@ struct scheduling_rules {
   /// A job that has waited this long goes next whatever its model; 0 = no
   /// bound.
   int64_t max_wait_ms = 0;
+  /// Prefer jobs whose model is resident (drain by model); false gives plain
+  /// priority-then-FIFO order, the baseline the benchmarks compare against.
+  bool drain_by_model = true;
 };
 
 /// Picks among `candidates` (see queue_candidates):

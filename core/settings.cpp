@@ -105,6 +105,14 @@ const std::vector<option>& options() {
        s.max_queue = static_cast<int32_t>(*n);
        return std::nullopt;
      }},
+    {"scheduling", "FOREMAN_SCHEDULING", "drain-by-model",
+     "drain-by-model, or fifo to turn grouping by resident model off",
+     [](settings& s, const std::string& v) -> std::optional<std::string> {
+       if (v != "drain-by-model" && v != "fifo")
+         return "expected drain-by-model or fifo";
+       s.drain_by_model = v == "drain-by-model";
+       return std::nullopt;
+     }},
     {"http-threads", "FOREMAN_HTTP_THREADS", "512",
      "callers that may wait at once, each holding an HTTP thread; more get 503",
      [](settings& s, const std::string& v) -> std::optional<std::string> {

@@ -25,6 +25,8 @@ struct settings {
   keep_alive worker_keep_alive = keep_alive::forever();
   int32_t max_attempts = 3;
   int64_t max_wait_ms = 5 * 60 * 1000;
+  /// false = plain FIFO within a priority (for comparison runs).
+  bool drain_by_model = true;
   /// Queued jobs beyond which submissions get 503.
   int32_t max_queue = 512;
   /// Synchronous callers that may wait at once, each holding an HTTP server

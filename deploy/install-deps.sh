@@ -8,6 +8,12 @@ packages=(
   libcaf-dev libpoco-dev libboost-test-dev libsqlite3-dev sqlite3
 )
 
+# Node.js runs the official clients in the tests; a machine may have it from
+# elsewhere than Debian, so look for the commands rather than the packages.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
+
 missing=()
 for pkg in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
@@ -23,4 +29,13 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
   echo "install-deps: all Debian packages present"
+fi
+
+# The official Ollama and OpenAI clients, for the tests that drive foreman
+# with them; pinned by tests/clients/package-lock.json.
+clients_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/clients"
+if [ ! -d "$clients_dir/node_modules/ollama" ] || [ ! -d "$clients_dir/node_modules/openai" ] \
+   || [ "$clients_dir/package-lock.json" -nt "$clients_dir/node_modules/.package-lock.json" ]; then
+  echo "install-deps: installing the npm clients in tests/clients"
+  npm ci --prefix "$clients_dir" --no-audit --no-fund --loglevel=error
 fi

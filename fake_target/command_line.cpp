@@ -24,6 +24,9 @@ Simulates an Ollama server for foreman's tests, benchmarks and demos.
   --help                    show this text
 
 Prints "fake-ollama listening on HOST:PORT" once it accepts connections.
+Pull, push, create, copy, delete and blob uploads change an in-memory
+catalogue; the simulated registry has every model except names containing
+"notfound".
 Test hooks: GET /_fake/counters, POST /_fake/reset,
 POST|DELETE /_fake/faults.
 )";

@@ -59,6 +59,12 @@ void send_text(Poco::Net::HTTPServerResponse& response, int status,
   response.sendBuffer(text.data(), text.size());
 }
 
+void send_empty(Poco::Net::HTTPServerResponse& response, int status) {
+  response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+  static const char nothing = '\0';
+  response.sendBuffer(&nothing, 0);
+}
+
 void abort_connection(Poco::Net::HTTPServerRequest& request,
                       Poco::Net::HTTPServerResponse& response) {
   // Poco must not try to reuse the connection once the socket is gone.

@@ -35,6 +35,8 @@ void send_error(Poco::Net::HTTPServerResponse& response, int status,
                 const std::string& message);
 void send_text(Poco::Net::HTTPServerResponse& response, int status,
                const std::string& text);
+/// A status with an empty body and no Content-Type (gin's c.Status()).
+void send_empty(Poco::Net::HTTPServerResponse& response, int status);
 
 /// Drops the connection with a TCP reset and no response at all.
 void abort_connection(Poco::Net::HTTPServerRequest& request,

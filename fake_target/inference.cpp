@@ -41,15 +41,15 @@ std::optional<keep_alive> requested_keep_alive(const Poco::JSON::Object::Ptr& re
   }
 }
 
-const model_spec& find_model(fake_server& server, const std::string& name,
-                             const std::string& not_found_message) {
-  const auto* model = server.catalogue.find(name);
+model_ptr find_model(fake_server& server, const std::string& name,
+                     const std::string& not_found_message) {
+  auto model = server.catalogue.find(name);
   if (!model)
     throw api_error(404, not_found_message);
-  return *model;
+  return model;
 }
 
-residency::lease acquire(fake_server& server, const model_spec& model,
+residency::lease acquire(fake_server& server, const model_ptr& model,
                          std::optional<keep_alive> keep) {
   auto lease = server.models.acquire(model, keep);
   if (!lease)
@@ -61,7 +61,7 @@ residency::lease acquire(fake_server& server, const model_spec& model,
 
 struct completion_request {
   std::string model_as_sent;
-  const model_spec* model = nullptr;
+  model_ptr model;
   std::optional<keep_alive> keep;
   bool stream = true;
   std::string answered_text; // last user message, or the prompt
@@ -112,8 +112,8 @@ completion_request parse_completion(fake_server& server, completion_api api,
   request.model_as_sent = string_field(json, "model", go_type).value_or("");
   if (api == completion_api::chat && request.model_as_sent.empty())
     throw api_error(400, "model is required");
-  request.model = &find_model(server, request.model_as_sent,
-                              "model '" + request.model_as_sent + "' not found");
+  request.model = find_model(server, request.model_as_sent,
+                             "model '" + request.model_as_sent + "' not found");
   if (request.model->kind != model_kind::chat)
     throw api_error(400, go_quoted(request.model_as_sent) + " does not support "
                            + (api == completion_api::chat ? "chat" : "generate"));
@@ -153,7 +153,7 @@ void answer_load_trick(fake_server& server, completion_api api,
   if (unload)
     server.models.unload_when_idle(*request.model);
   else
-    acquire(server, *request.model, request.keep); // released at once
+    acquire(server, request.model, request.keep); // released at once
   auto reply = completion_chunk(api, request, "", true);
   reply->set("done_reason", unload ? "unload" : "load");
   send_json(response, 200, reply);
@@ -262,7 +262,7 @@ void handle_completion(fake_server& server, completion_api api,
   // `done` must already see the model idle and the generation finished.
   std::optional<test_hooks::generation_scope> generating;
   generating.emplace(server.hooks);
-  std::optional<residency::lease> lease = acquire(server, *request.model, request.keep);
+  std::optional<residency::lease> lease = acquire(server, request.model, request.keep);
   metrics.load_duration = nanoseconds_since(metrics.arrived);
   const auto evaluating = steady_clock::now();
 
@@ -306,7 +306,7 @@ void handle_embed(fake_server& server, const std::string& body,
   const auto json = parse_request_body(body, "api.EmbedRequest");
   const auto keep = requested_keep_alive(json);
   const auto name = string_field(json, "model", "api.EmbedRequest").value_or("");
-  const auto& model
+  const auto model
     = find_model(server, name,
                  name.empty() ? "model '' not found"
                               : "model " + go_quoted(name)
@@ -341,7 +341,7 @@ void handle_legacy_embeddings(fake_server& server, const std::string& body,
   const auto name = string_field(json, "model", "api.EmbeddingRequest").value_or("");
   if (name.empty())
     throw api_error(400, "model is required");
-  const auto& model = find_model(server, name,
+  const auto model = find_model(server, name,
                                  "model " + go_quoted(name)
                                    + " not found, try pulling it first");
   const auto prompt = string_field(json, "prompt", "api.EmbeddingRequest").value_or("");

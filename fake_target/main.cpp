@@ -32,9 +32,11 @@ sigset_t termination_signals() {
 int run(const fake_ollama::settings& settings) {
   using namespace fake_ollama;
   test_hooks hooks;
+  model_catalogue catalogue = settings.catalogue;
   residency models(settings.max_loaded, settings.default_keep_alive, hooks);
+  blob_store blobs;
   shutdown_latch shutdown;
-  fake_server server{settings.catalogue, models, hooks, shutdown,
+  fake_server server{catalogue, models, blobs, hooks, shutdown,
                      settings.token_time, wall_now()};
 
   Poco::Net::ServerSocket socket(

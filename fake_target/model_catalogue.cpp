@@ -37,6 +37,30 @@ uint64_t parse_count(const std::string& text, const std::string& what,
   return value;
 }
 
+bool is_name_start(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+}
+
+enum class name_part { host, name_space, model_or_tag };
+
+// One part of a model name, as Ollama's types/model/name.go checks it.
+bool is_valid_part(const std::string& part, name_part kind) {
+  const std::size_t max_length = kind == name_part::host ? 350 : 80;
+  if (part.empty() || part.size() > max_length || !is_name_start(part[0]))
+    return false;
+  for (std::size_t i = 1; i < part.size(); ++i) {
+    const char c = part[i];
+    if (is_name_start(c) || c == '-')
+      continue;
+    if (c == '.' && kind != name_part::name_space)
+      continue;
+    if (c == ':' && kind == name_part::host)
+      continue;
+    return false;
+  }
+  return true;
+}
+
 model_spec parse_entry(const std::string& entry) {
   // Split off the last three fields; whatever is left is the name.
   std::string rest = entry;
@@ -61,6 +85,16 @@ model_spec parse_entry(const std::string& entry) {
 }
 
 } // namespace
+
+model_spec model_spec::pulled(const std::string& name) {
+  model_spec spec;
+  spec.display_name = canonical_model_name(name);
+  spec.kind = model_kind::chat;
+  spec.size_mb = 1000;
+  spec.load_time = std::chrono::milliseconds{100};
+  spec.modified_at = wall_now();
+  return spec;
+}
 
 std::string model_spec::digest() const {
   Poco::SHA2Engine engine;
@@ -123,8 +157,57 @@ std::string canonical_model_name(const std::string& name) {
   return canonical;
 }
 
-model_catalogue::model_catalogue(std::vector<model_spec> models)
-  : models_(std::move(models)) {
+bool is_valid_model_name(const std::string& name) {
+  std::string rest = name;
+  for (const std::string scheme : {"https://", "http://"})
+    if (starts_with(rest, scheme)) {
+      rest.erase(0, scheme.size());
+      break;
+    }
+  // The tag follows the last ':' only when that comes after the last '/'
+  // (otherwise the ':' belongs to a host's port).
+  const auto colon = rest.rfind(':');
+  const auto slash = rest.rfind('/');
+  if (colon != std::string::npos && (slash == std::string::npos || colon > slash)) {
+    if (!is_valid_part(rest.substr(colon + 1), name_part::model_or_tag))
+      return false;
+    rest.erase(colon);
+  }
+  std::vector<std::string> parts;
+  std::string::size_type start = 0;
+  for (;;) {
+    const auto end = rest.find('/', start);
+    parts.push_back(rest.substr(start, end - start));
+    if (end == std::string::npos)
+      break;
+    start = end + 1;
+  }
+  if (parts.size() > 3)
+    return false;
+  const auto count = parts.size();
+  if (!is_valid_part(parts[count - 1], name_part::model_or_tag))
+    return false;
+  if (count >= 2 && !is_valid_part(parts[count - 2], name_part::name_space))
+    return false;
+  return count < 3 || is_valid_part(parts[0], name_part::host);
+}
+
+model_catalogue::model_catalogue(std::vector<model_spec> models) {
+  for (auto& model : models)
+    models_.push_back(std::make_shared<const model_spec>(std::move(model)));
+}
+
+model_catalogue::model_catalogue(const model_catalogue& other)
+  : models_(other.models()) {
+}
+
+model_catalogue& model_catalogue::operator=(const model_catalogue& other) {
+  if (this != &other) {
+    auto models = other.models();
+    std::lock_guard<std::mutex> lock(mutex_);
+    models_ = std::move(models);
+  }
+  return *this;
 }
 
 model_catalogue model_catalogue::parse(const std::string& spec) {
@@ -155,11 +238,50 @@ model_catalogue model_catalogue::defaults() {
                "mistral:chat:4100:300,all-minilm:embed:45:100");
 }
 
-const model_spec* model_catalogue::find(const std::string& requested_name) const {
+model_ptr model_catalogue::find(const std::string& requested_name) const {
   const auto wanted = canonical_model_name(requested_name);
+  std::lock_guard<std::mutex> lock(mutex_);
   for (const auto& model : models_)
-    if (model.display_name == wanted)
-      return &model;
+    if (model->display_name == wanted)
+      return model;
+  return nullptr;
+}
+
+std::vector<model_ptr> model_catalogue::models() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return models_;
+}
+
+bool model_catalogue::add(model_spec model) {
+  auto added = std::make_shared<const model_spec>(std::move(model));
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const auto& known : models_)
+    if (known->display_name == added->display_name)
+      return false;
+  models_.push_back(std::move(added));
+  return true;
+}
+
+void model_catalogue::put(model_spec model) {
+  auto added = std::make_shared<const model_spec>(std::move(model));
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto& known : models_)
+    if (known->display_name == added->display_name) {
+      known = std::move(added);
+      return;
+    }
+  models_.push_back(std::move(added));
+}
+
+model_ptr model_catalogue::remove(const std::string& requested_name) {
+  const auto wanted = canonical_model_name(requested_name);
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto it = models_.begin(); it != models_.end(); ++it)
+    if ((*it)->display_name == wanted) {
+      auto removed = *it;
+      models_.erase(it);
+      return removed;
+    }
   return nullptr;
 }
 

@@ -22,12 +22,12 @@ residency::residency(std::size_t max_loaded, keep_alive default_keep_alive,
     hooks_(hooks) {
 }
 
-residency::lease::lease(residency& owner, const model_spec& model)
-  : owner_(&owner), model_(&model) {
+residency::lease::lease(residency& owner, model_ptr model)
+  : owner_(&owner), model_(std::move(model)) {
 }
 
 residency::lease::lease(lease&& other) noexcept
-  : owner_(other.owner_), model_(other.model_) {
+  : owner_(other.owner_), model_(std::move(other.model_)) {
   other.owner_ = nullptr;
 }
 
@@ -37,8 +37,8 @@ residency::lease::~lease() {
 }
 
 std::optional<residency::lease>
-residency::acquire(const model_spec& model, std::optional<keep_alive> requested) {
-  const auto& name = model.display_name;
+residency::acquire(const model_ptr& model, std::optional<keep_alive> requested) {
+  const auto& name = model->display_name;
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
     if (stopping_)
@@ -64,13 +64,13 @@ residency::acquire(const model_spec& model, std::optional<keep_alive> requested)
     }
     break;
   }
-  entry loading{&model, true, 1, requested.value_or(default_keep_alive_),
+  entry loading{model, true, 1, requested.value_or(default_keep_alive_),
                 wall_now()};
   residents_.emplace(name, loading);
   hooks_.count_load(name);
   // "Loading" is a wait on the condition variable, so the mutex is free
   // meanwhile and a stop request ends it early.
-  const auto loaded_at = std::chrono::steady_clock::now() + model.load_time;
+  const auto loaded_at = std::chrono::steady_clock::now() + model->load_time;
   const bool stopped = changed_.wait_until(lock, loaded_at,
                                            [this] { return stopping_; });
   auto& resident = residents_.at(name);

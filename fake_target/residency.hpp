@@ -28,7 +28,7 @@ public:
   /// it; destroying the lease ends the request's use.
   class lease {
   public:
-    lease(residency& owner, const model_spec& model);
+    lease(residency& owner, model_ptr model);
     lease(lease&& other) noexcept;
     lease& operator=(lease&&) = delete;
     lease(const lease&) = delete;
@@ -37,21 +37,22 @@ public:
 
   private:
     residency* owner_;
-    const model_spec* model_;
+    model_ptr model_;
   };
 
   /// Makes `model` resident (loading it if needed, which may first wait for
   /// a busy model to become evictable) and marks it in use. `requested`
   /// replaces the model's keep_alive; nullopt keeps it (or the default on
   /// load). Returns nullopt when the server is stopping.
-  std::optional<lease> acquire(const model_spec& model,
+  std::optional<lease> acquire(const model_ptr& model,
                                std::optional<keep_alive> requested);
 
   /// The unload trick: drop the model as soon as it has no request in flight.
+  /// Also used when a model is deleted.
   void unload_when_idle(const model_spec& model);
 
   struct resident_model {
-    const model_spec* model;
+    model_ptr model;
     wall_time expires_at;
   };
 
@@ -64,7 +65,7 @@ public:
 
 private:
   struct entry {
-    const model_spec* model;
+    model_ptr model;
     bool loading = true;
     int in_flight = 0;
     keep_alive keep;

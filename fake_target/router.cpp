@@ -2,6 +2,7 @@
 
 #include "http_reply.hpp"
 #include "inference.hpp"
+#include "model_management.hpp"
 
 #include <Poco/Exception.h>
 #include <Poco/JSON/Array.h>
@@ -11,7 +12,9 @@
 #include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
 
+#include <algorithm>
 #include <iostream>
+#include <string_view>
 
 namespace fake_ollama {
 
@@ -45,17 +48,27 @@ Poco::JSON::Array::Ptr capabilities_of(const model_spec& model) {
   return capabilities;
 }
 
+wall_time modified_at(const fake_server& server, const model_spec& model) {
+  return model.modified_at == wall_time{} ? server.installed_at : model.modified_at;
+}
+
 Poco::JSON::Object::Ptr tags(const fake_server& server) {
+  // Like Ollama: the most recently modified first.
+  auto installed = server.catalogue.models();
+  std::stable_sort(installed.begin(), installed.end(),
+                   [&](const model_ptr& a, const model_ptr& b) {
+                     return modified_at(server, *a) > modified_at(server, *b);
+                   });
   Poco::JSON::Array::Ptr models = new Poco::JSON::Array;
-  for (const auto& model : server.catalogue.models()) {
+  for (const auto& model : installed) {
     auto entry = ordered_object();
-    entry->set("name", model.display_name);
-    entry->set("model", model.display_name);
-    entry->set("modified_at", format_rfc3339(server.installed_at, true));
-    entry->set("size", model.size_bytes());
-    entry->set("digest", model.digest());
-    entry->set("details", details_of(model, true));
-    entry->set("capabilities", capabilities_of(model));
+    entry->set("name", model->display_name);
+    entry->set("model", model->display_name);
+    entry->set("modified_at", format_rfc3339(modified_at(server, *model), true));
+    entry->set("size", model->size_bytes());
+    entry->set("digest", model->digest());
+    entry->set("details", details_of(*model, true));
+    entry->set("capabilities", capabilities_of(*model));
     models->add(entry);
   }
   auto reply = ordered_object();
@@ -70,7 +83,7 @@ Poco::JSON::Object::Ptr show(const fake_server& server, const std::string& body)
     name = string_field(request, "name", "api.ShowRequest").value_or("");
   if (name.empty())
     throw api_error(400, "model is required");
-  const auto* model = server.catalogue.find(name);
+  const auto model = server.catalogue.find(name);
   if (!model)
     throw api_error(404, "model '" + canonical_model_name(name) + "' not found");
   auto info = ordered_object();
@@ -86,7 +99,7 @@ Poco::JSON::Object::Ptr show(const fake_server& server, const std::string& body)
   reply->set("details", details_of(*model, true));
   reply->set("model_info", info);
   reply->set("capabilities", capabilities_of(*model));
-  reply->set("modified_at", format_rfc3339(server.installed_at, true));
+  reply->set("modified_at", format_rfc3339(modified_at(server, *model), true));
   return reply;
 }
 
@@ -260,6 +273,18 @@ private:
       handle_embed(server_, body, response);
     } else if (path == "/api/embeddings" && post) {
       handle_legacy_embeddings(server_, body, response);
+    } else if (path == "/api/pull" && post) {
+      handle_pull(server_, body, response);
+    } else if (path == "/api/push" && post) {
+      handle_push(server_, body, response);
+    } else if (path == "/api/create" && post) {
+      handle_create(server_, body, response);
+    } else if (path == "/api/copy" && post) {
+      handle_copy(server_, body, response);
+    } else if (path == "/api/delete" && method == "DELETE") {
+      handle_delete(server_, body, response);
+    } else if (is_blob_path(path) && (method == "HEAD" || post)) {
+      handle_blob(server_, method, path.substr(blobs_prefix.size()), body, response);
     } else if (is_known_route(path)) {
       send_text(response, 405, "405 method not allowed");
     } else {
@@ -267,13 +292,22 @@ private:
     }
   }
 
+  static constexpr std::string_view blobs_prefix = "/api/blobs/";
+
+  static bool is_blob_path(const std::string& path) {
+    return path.size() > blobs_prefix.size()
+           && path.compare(0, blobs_prefix.size(), blobs_prefix) == 0;
+  }
+
   static bool is_known_route(const std::string& path) {
     for (const char* known : {"/", "/api/version", "/api/tags", "/api/ps",
                               "/api/show", "/api/chat", "/api/generate",
-                              "/api/embed", "/api/embeddings"})
+                              "/api/embed", "/api/embeddings", "/api/pull",
+                              "/api/push", "/api/create", "/api/copy",
+                              "/api/delete"})
       if (path == known)
         return true;
-    return false;
+    return is_blob_path(path);
   }
 
   fake_server& server_;

@@ -95,14 +95,12 @@ bool bool_field(const object_ptr& obj, const std::string& key) {
 
 object_ptr object_field(const object_ptr& obj, const std::string& key) {
   auto value = field(obj, key);
-  return type_of(value) == json_type::object ? value.extract<object_ptr>()
-                                             : nullptr;
+  return type_of(value) == json_type::object ? value.extract<object_ptr>() : nullptr;
 }
 
 array_ptr array_field(const object_ptr& obj, const std::string& key) {
   auto value = field(obj, key);
-  return type_of(value) == json_type::array ? value.extract<array_ptr>()
-                                            : nullptr;
+  return type_of(value) == json_type::array ? value.extract<array_ptr>() : nullptr;
 }
 
 // -- writing JSON -------------------------------------------------------------
@@ -192,7 +190,8 @@ std::string to_json(const Var& value) {
 class object_writer {
 public:
   object_writer& add(std::string_view key, std::string_view json_value) {
-    text_ += text_.size() == 1 ? "" : ",";
+    if (text_.size() > 1) // past the opening brace
+      text_ += ',';
     text_ += json_quote(key);
     text_ += ':';
     text_ += json_value;
@@ -256,8 +255,7 @@ std::optional<request_problem> read_model(const object_ptr& req, job_kind kind,
   return std::nullopt;
 }
 
-std::optional<request_problem> read_stream(const object_ptr& req,
-                                           native_request& out) {
+std::optional<request_problem> read_stream(const object_ptr& req, native_request& out) {
   auto stream = field(req, "stream");
   if (type_of(stream) != json_type::null && type_of(stream) != json_type::boolean)
     return bad_request("stream must be true or false");
@@ -373,7 +371,8 @@ std::variant<std::string, request_problem> read_format(const object_ptr& req) {
   // Ollama compares the type trimmed and case-insensitively.
   auto first = type.find_first_not_of(" \t\r\n");
   auto last = type.find_last_not_of(" \t\r\n");
-  type = first == std::string::npos ? std::string{} : type.substr(first, last - first + 1);
+  type =
+      first == std::string::npos ? std::string{} : type.substr(first, last - first + 1);
   for (auto& c : type)
     c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (type == "json_object")
@@ -407,9 +406,9 @@ std::variant<std::string, request_problem> image_data(const std::string& url) {
                        "base64 encoded data instead");
   std::string data;
   bool known = false;
-  for (auto prefix : {"data:;base64,", "data:image/jpeg;base64,",
-                      "data:image/jpg;base64,", "data:image/png;base64,",
-                      "data:image/webp;base64,"}) {
+  for (auto prefix :
+       {"data:;base64,", "data:image/jpeg;base64,", "data:image/jpg;base64,",
+        "data:image/png;base64,", "data:image/webp;base64,"}) {
     if (url.rfind(prefix, 0) == 0) {
       data = url.substr(std::strlen(prefix));
       known = true;
@@ -461,7 +460,8 @@ std::variant<std::string, request_problem> native_tool_calls(const Var& calls_va
 /// that id wins, like Ollama.
 std::string tool_name_for(const array_ptr& messages, const std::string& call_id) {
   for (size_t i = messages->size(); i-- > 0;) {
-    auto calls = array_field(messages->getObject(static_cast<unsigned>(i)), "tool_calls");
+    auto calls =
+        array_field(messages->getObject(static_cast<unsigned>(i)), "tool_calls");
     for (size_t j = 0; calls && j < calls->size(); ++j) {
       auto call = calls->getObject(static_cast<unsigned>(j));
       if (string_field(call, "id") == call_id)
@@ -522,8 +522,9 @@ std::variant<native_message, request_problem> part_message(const Var& part_value
     return invalid;
   // image_url is {"url": ...} or, loosely, the URL itself.
   auto image = field(part, "image_url");
-  auto url = type_of(image) == json_type::object ? field(image.extract<object_ptr>(), "url")
-                                                 : image;
+  auto url = type_of(image) == json_type::object
+                 ? field(image.extract<object_ptr>(), "url")
+                 : image;
   if (type_of(url) != json_type::string)
     return invalid;
   auto data = image_data(url.extract<std::string>());
@@ -534,7 +535,8 @@ std::variant<native_message, request_problem> part_message(const Var& part_value
 }
 
 /// Appends the native messages for one OpenAI message.
-std::optional<request_problem> translate_message(const array_ptr& messages, size_t index,
+std::optional<request_problem> translate_message(const array_ptr& messages,
+                                                 size_t index,
                                                  std::vector<std::string>& out) {
   auto where = "messages[" + std::to_string(index) + "]";
   auto msg = messages->getObject(static_cast<unsigned>(index));
@@ -594,12 +596,14 @@ std::optional<request_problem> translate_message(const array_ptr& messages, size
     case json_type::null:
       // Content may be left out only by a message that calls tools.
       if (type_of(calls) == json_type::null)
-        return bad_request(where + ".content must be a string or an array of "
-                                   "content parts");
+        return bad_request(where
+                           + ".content must be a string or an array of "
+                             "content parts");
       break;
     default:
-      return bad_request(where + ".content must be a string or an array of "
-                                 "content parts");
+      return bad_request(where
+                         + ".content must be a string or an array of "
+                           "content parts");
   }
   out.push_back(last.json());
   return std::nullopt;
@@ -663,8 +667,8 @@ std::string openai_tool_calls(const array_ptr& calls, const std::string& respons
   for (size_t i = 0; i < calls->size(); ++i) {
     auto call = calls->getObject(static_cast<unsigned>(i));
     auto function = object_field(call, "function");
-    auto index = is_number(field(function, "index")) ? int_field(function, "index")
-                                                      : next_index;
+    auto index =
+        is_number(field(function, "index")) ? int_field(function, "index") : next_index;
     next_index = index + 1;
     auto id = string_field(call, "id");
     auto arguments = field(function, "arguments");
@@ -685,19 +689,24 @@ std::string openai_tool_calls(const array_ptr& calls, const std::string& respons
   return join_array(out);
 }
 
-bool has_items(const array_ptr& array) { return array && array->size() > 0; }
+bool has_items(const array_ptr& array) {
+  return array && array->size() > 0;
+}
 
 /// Ollama's native logprobs already have OpenAI's entry shape.
 std::string logprobs_json(const array_ptr& logprobs) {
   return object_writer{}.add("content", to_json(logprobs)).done();
 }
 
-std::string sse(const std::string& json) { return "data: " + json + "\n\n"; }
+std::string sse(const std::string& json) {
+  return "data: " + json + "\n\n";
+}
 
 std::string base64_floats(const array_ptr& vector) {
   std::string bytes;
   for (size_t i = 0; i < vector->size(); ++i) {
-    auto value = static_cast<float>(vector->get(static_cast<unsigned>(i)).convert<double>());
+    auto value =
+        static_cast<float>(vector->get(static_cast<unsigned>(i)).convert<double>());
     uint32_t bits;
     std::memcpy(&bits, &value, sizeof bits);
     for (int shift = 0; shift < 32; shift += 8) // little-endian on any host
@@ -769,7 +778,8 @@ std::string model_json(const std::string& id, const object_ptr& entry) {
   return object_writer{}
       .add_string("id", id)
       .add_string("object", "model")
-      .add("created", std::to_string(unix_seconds(string_field(entry, "modified_at")).value_or(0)))
+      .add("created",
+           std::to_string(unix_seconds(string_field(entry, "modified_at")).value_or(0)))
       .add_string("owned_by", namespace_of(id))
       .done();
 }
@@ -814,7 +824,8 @@ parse_chat_request(std::string_view body) {
   if (type_of(logprobs) != json_type::null && type_of(logprobs) != json_type::boolean)
     return bad_request("logprobs must be true or false");
   auto top_logprobs = field(req, "top_logprobs");
-  if (type_of(top_logprobs) != json_type::null && type_of(top_logprobs) != json_type::integer)
+  if (type_of(top_logprobs) != json_type::null
+      && type_of(top_logprobs) != json_type::integer)
     return bad_request("top_logprobs must be an integer");
 
   object_writer payload;
@@ -862,7 +873,8 @@ parse_completion_request(std::string_view body) {
     return bad_request("logprobs must be an integer");
 
   object_writer payload;
-  payload.add_string("model", out.model).add_string("prompt", string_field(req, "prompt"));
+  payload.add_string("model", out.model)
+      .add_string("prompt", string_field(req, "prompt"));
   if (auto suffix = string_field(req, "suffix"); !suffix.empty())
     payload.add_string("suffix", suffix);
   payload.add("stream", out.stream ? "true" : "false")
@@ -883,8 +895,9 @@ parse_embeddings_request(std::string_view body) {
   out.kind = job_kind::embed;
   auto encoding = field(req, "encoding_format");
   if (type_of(encoding) != json_type::null) {
-    auto format = type_of(encoding) == json_type::string ? encoding.extract<std::string>()
-                                                         : to_json(encoding);
+    auto format = type_of(encoding) == json_type::string
+                      ? encoding.extract<std::string>()
+                      : to_json(encoding);
     std::string lower = format;
     for (auto& c : lower)
       c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -898,8 +911,8 @@ parse_embeddings_request(std::string_view body) {
   switch (type_of(input)) {
     case json_type::string:
       // Ollama sends "" as [""] so that it embeds rather than just loads.
-      native_input = input.extract<std::string>().empty() ? std::string{"[\"\"]"}
-                                                          : to_json(input);
+      native_input =
+          input.extract<std::string>().empty() ? std::string{"[\"\"]"} : to_json(input);
       break;
     case json_type::array: {
       auto items = input.extract<array_ptr>();
@@ -919,7 +932,8 @@ parse_embeddings_request(std::string_view body) {
   if (auto problem = read_model(req, out.kind, out.model))
     return *problem;
   auto dimensions = field(req, "dimensions");
-  if (type_of(dimensions) != json_type::null && type_of(dimensions) != json_type::integer)
+  if (type_of(dimensions) != json_type::null
+      && type_of(dimensions) != json_type::integer)
     return bad_request("dimensions must be an integer");
 
   object_writer payload;
@@ -966,16 +980,16 @@ std::string chat_response(std::string_view native_reply, const std::string& mode
       .done();
 }
 
-std::string completion_response(std::string_view native_reply,
-                                const std::string& model, const std::string& id,
-                                int64_t created_unix) {
+std::string completion_response(std::string_view native_reply, const std::string& model,
+                                const std::string& id, int64_t created_unix) {
   auto reply = parse_object(native_reply);
-  auto choice = object_writer{}
-                    .add_string("text", string_field(reply, "response"))
-                    .add("index", "0")
-                    .add_string("finish_reason",
-                                finish_reason(string_field(reply, "done_reason"), false))
-                    .done();
+  auto choice =
+      object_writer{}
+          .add_string("text", string_field(reply, "response"))
+          .add("index", "0")
+          .add_string("finish_reason",
+                      finish_reason(string_field(reply, "done_reason"), false))
+          .done();
   return object_writer{}
       .add_string("id", id)
       .add_string("object", "text_completion")
@@ -1010,8 +1024,10 @@ std::string embeddings_response(std::string_view native_embed_reply,
       // A nil slice in Ollama's Go: null rather than [].
       .add("data", data.empty() ? std::string{"null"} : join_array(data))
       .add_string("model", model)
-      .add("usage",
-           object_writer{}.add("prompt_tokens", tokens).add("total_tokens", tokens).done())
+      .add("usage", object_writer{}
+                        .add("prompt_tokens", tokens)
+                        .add("total_tokens", tokens)
+                        .done())
       .done();
 }
 
@@ -1024,8 +1040,8 @@ stream_translator::stream_translator(job_kind kind, std::string model, std::stri
 
 std::string stream_translator::chunk_head() const {
   auto object = kind_ == job_kind::chat ? "chat.completion.chunk" : "text_completion";
-  return "{\"id\":" + json_quote(id_) + ",\"object\":\"" + object
-         + "\",\"created\":" + std::to_string(created_) + ",\"model\":" + json_quote(model_)
+  return "{\"id\":" + json_quote(id_) + ",\"object\":\"" + object + "\",\"created\":"
+         + std::to_string(created_) + ",\"model\":" + json_quote(model_)
          + ",\"system_fingerprint\":\"fp_ollama\",";
 }
 
@@ -1047,11 +1063,12 @@ std::string stream_translator::chat_events(const std::string& line) {
 
   auto event = [this](std::string delta_fields, const std::string& extra) {
     if (!role_sent_) {
-      delta_fields = "\"role\":\"assistant\"" + (delta_fields.empty() ? "" : "," + delta_fields);
+      delta_fields =
+          "\"role\":\"assistant\"" + (delta_fields.empty() ? "" : "," + delta_fields);
       role_sent_ = true;
     }
-    return sse(chunk_head() + "\"choices\":[{\"index\":0,\"delta\":{" + delta_fields + "}"
-               + extra + ",\"finish_reason\":null}]}");
+    return sse(chunk_head() + "\"choices\":[{\"index\":0,\"delta\":{" + delta_fields
+               + "}" + extra + ",\"finish_reason\":null}]}");
   };
 
   std::string out;
@@ -1067,15 +1084,18 @@ std::string stream_translator::chat_events(const std::string& line) {
       fields += ",\"tool_calls\":" + openai_tool_calls(calls, id_, next_tool_index_);
       tool_calls_sent_ = true;
     }
-    out += event(fields, has_items(logprobs) ? ",\"logprobs\":" + logprobs_json(logprobs)
-                                             : std::string{});
+    out +=
+        event(fields, has_items(logprobs) ? ",\"logprobs\":" + logprobs_json(logprobs)
+                                          : std::string{});
   }
   if (done) {
     prompt_tokens_ = int_field(chunk, "prompt_eval_count");
     completion_tokens_ = int_field(chunk, "eval_count");
-    out += sse(chunk_head() + "\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":"
-               + json_quote(finish_reason(string_field(chunk, "done_reason"), tool_calls_sent_))
-               + "}]}");
+    out +=
+        sse(chunk_head() + "\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":"
+            + json_quote(
+                finish_reason(string_field(chunk, "done_reason"), tool_calls_sent_))
+            + "}]}");
   }
   return out;
 }
@@ -1091,12 +1111,14 @@ std::string stream_translator::completion_events(const std::string& line) {
   }
   // As in Ollama, one event per native chunk, the last with its
   // finish_reason; with include_usage each carries a zeroed usage.
-  auto reason = done ? json_quote(finish_reason(string_field(chunk, "done_reason"), false))
-                     : std::string{"null"};
-  return sse(chunk_head() + "\"choices\":[{\"text\":"
-             + json_quote(string_field(chunk, "response"))
+  auto reason =
+      done ? json_quote(finish_reason(string_field(chunk, "done_reason"), false))
+           : std::string{"null"};
+  return sse(chunk_head()
+             + "\"choices\":[{\"text\":" + json_quote(string_field(chunk, "response"))
              + ",\"index\":0,\"finish_reason\":" + reason + "}]"
-             + (include_usage_ ? ",\"usage\":" + usage_json(0, 0) : std::string{}) + "}");
+             + (include_usage_ ? ",\"usage\":" + usage_json(0, 0) : std::string{})
+             + "}");
 }
 
 std::string stream_translator::finish() {
@@ -1137,7 +1159,7 @@ std::optional<std::string> model_entry(std::string_view tags_reply,
 }
 
 std::string error_body(int status, std::string_view message) {
-  auto type = status == 400 ? "invalid_request_error"
+  auto type = status == 400   ? "invalid_request_error"
               : status == 404 ? "not_found_error"
                               : "api_error";
   auto error = object_writer{}

@@ -36,8 +36,7 @@ struct native_request {
 
 /// Translates a POST /v1/chat/completions body to a native /api/chat request,
 /// or says why it is refused (status and message as Ollama gives them).
-std::variant<native_request, request_problem>
-parse_chat_request(std::string_view body);
+std::variant<native_request, request_problem> parse_chat_request(std::string_view body);
 
 /// Translates a POST /v1/completions body to a native /api/generate request.
 std::variant<native_request, request_problem>
@@ -54,9 +53,8 @@ std::string chat_response(std::string_view native_reply, const std::string& mode
                           const std::string& id, int64_t created_unix);
 
 /// The text_completion object for the target's final /api/generate reply.
-std::string completion_response(std::string_view native_reply,
-                                const std::string& model, const std::string& id,
-                                int64_t created_unix);
+std::string completion_response(std::string_view native_reply, const std::string& model,
+                                const std::string& id, int64_t created_unix);
 
 /// The embeddings list for the target's /api/embed reply; with `base64`, each
 /// vector is its little-endian float32 bytes, base64-encoded.

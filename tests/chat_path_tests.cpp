@@ -4,89 +4,25 @@
 // The queued chat path end to end, over real HTTP on loopback: foreman's
 // service in this process, the fake Ollama target as a child process.
 
-#include <atomic>
-#include <filesystem>
-#include <memory>
-#include <set>
 #include <thread>
 
-#include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
+#include "service_fixture.hpp"
 
-#include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
-
-#include "app/service.hpp"
-#include "fake_target.hpp"
-#include "http_client.hpp"
-#include "messages/add_message_types.hpp"
-#include "temp_dir.hpp"
-
-using namespace foreman;
 using namespace foreman_test;
 
 namespace {
 
-using object_ptr = Poco::JSON::Object::Ptr;
-
-object_ptr parse(const std::string& text) {
-  Poco::JSON::Parser parser;
-  return parser.parse(text).extract<object_ptr>();
-}
-
-std::string chat_body(const std::string& model, const std::string& message,
-                      const std::string& extra = R"("stream":false)") {
-  return R"({"model":")" + model + R"(","messages":[{"role":"user","content":")"
-         + message + R"("}])" + (extra.empty() ? "" : "," + extra) + "}";
-}
-
-/// Three chat models and an embedder; two may be resident at once, and the
-/// embedder holds one of the slots.
-const std::vector<std::string> fake_args{
-  "--models",
-  "llama3.2:chat:2000:60,qwen2.5:chat:2000:60,mistral:chat:2000:60,"
-  "all-minilm:embed:50:20",
-  "--max-loaded", "2", "--token-ms", "1"};
-
-struct chat_fixture {
-  temp_dir dir;
-  fake_target target{fake_args};
-  caf::actor_system_config cfg;
-  std::unique_ptr<caf::actor_system> sys;
-  std::unique_ptr<service> foreman;
-  std::string base;
-
-  chat_fixture() {
-    add_message_types(cfg);
-    sys = std::make_unique<caf::actor_system>(cfg);
-    settings config;
-    config.listen_port = 0;
-    config.ollama_url = *parse_http_url(target.url());
-    config.db_path = dir.file("jobs.db");
-    config.embed_model = "all-minilm";
-    config.inventory_poll_ms = 200;
-    foreman = std::make_unique<service>(*sys, config);
-    base = "http://127.0.0.1:" + std::to_string(foreman->http_port());
-  }
-
-  ~chat_fixture() {
-    foreman->stop();
+struct chat_fixture : service_fixture {
+  chat_fixture() : service_fixture(three_models_two_slots("1")) {
   }
 
   http_response chat(const std::string& body) {
-    return http_request("POST", base + "/api/chat", body);
-  }
-
-  object_ptr job_of(const http_response& res) {
-    auto id = res.headers.at("X-Foreman-Job-Id");
-    auto got = http_request("GET", base + "/jobs/" + id);
-    BOOST_REQUIRE_EQUAL(got.status, 200);
-    return parse(got.body);
+    return post("/api/chat", body);
   }
 };
 
 std::string content_of(const std::string& reply) {
-  return parse(reply)->getObject("message")->getValue<std::string>("content");
+  return parse_json(reply)->getObject("message")->getValue<std::string>("content");
 }
 
 } // namespace
@@ -97,7 +33,7 @@ BOOST_AUTO_TEST_CASE(a_chat_is_stored_run_and_answered) {
   auto res = chat(chat_body("llama3.2", "hello there"));
   BOOST_REQUIRE_EQUAL(res.status, 200);
   BOOST_TEST(res.content_type.find("application/json") == 0);
-  auto reply = parse(res.body);
+  auto reply = parse_json(res.body);
   BOOST_TEST(reply->getValue<std::string>("model") == "llama3.2");
   BOOST_TEST(reply->getValue<bool>("done"));
   BOOST_TEST(content_of(res.body) == "llama3.2 says: hello there");
@@ -137,7 +73,7 @@ BOOST_AUTO_TEST_CASE(invalid_requests_get_400_and_store_nothing) {
     auto res = chat(c.body);
     BOOST_TEST(res.status == 400, c.body);
     BOOST_TEST(res.content_type.find("application/json") == 0);
-    auto message = parse(res.body)->getValue<std::string>("error");
+    auto message = parse_json(res.body)->getValue<std::string>("error");
     BOOST_TEST(message.find(c.error) == 0, c.body << " -> " << message);
     BOOST_TEST(res.headers.count("X-Foreman-Job-Id") == 0u);
   }
@@ -148,7 +84,7 @@ BOOST_AUTO_TEST_CASE(invalid_requests_get_400_and_store_nothing) {
 BOOST_AUTO_TEST_CASE(unknown_models_fail_with_the_targets_answer) {
   auto res = chat(chat_body("nope", "anyone?"));
   BOOST_TEST(res.status == 404);
-  BOOST_TEST(parse(res.body)->getValue<std::string>("error")
+  BOOST_TEST(parse_json(res.body)->getValue<std::string>("error")
              == "model 'nope' not found");
   auto stored = job_of(res);
   BOOST_TEST(stored->getValue<std::string>("state") == "failed");
@@ -159,7 +95,7 @@ BOOST_AUTO_TEST_CASE(http_errors_are_terminal) {
   target.arm_fault("http500", 1, 0, "/api/chat");
   auto res = chat(chat_body("llama3.2", "fail once"));
   BOOST_TEST(res.status == 500);
-  BOOST_TEST(parse(res.body)->getValue<std::string>("error") == "injected failure");
+  BOOST_TEST(parse_json(res.body)->getValue<std::string>("error") == "injected failure");
   auto stored = job_of(res);
   BOOST_TEST(stored->getValue<std::string>("state") == "failed");
   BOOST_TEST(stored->getValue<int>("attempt") == 1);

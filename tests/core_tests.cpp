@@ -202,6 +202,13 @@ BOOST_AUTO_TEST_CASE(resident_model_first_even_if_younger) {
   BOOST_TEST(*next == 7);
 }
 
+BOOST_AUTO_TEST_CASE(fifo_rules_ignore_residency) {
+  scheduling_rules fifo{0, false};
+  auto next = choose_next_job({queued(3, "a:latest"), queued(9, "b:latest")},
+                              {"b:latest"}, 0, fifo);
+  BOOST_TEST(*next == 3);
+}
+
 BOOST_AUTO_TEST_CASE(priority_beats_residency) {
   auto next = choose_next_job({queued(3, "a:latest", 0), queued(8, "b:latest", 5)},
                               {"a:latest"}, 0, no_bound);

@@ -9,10 +9,13 @@
 #include "fake_target.hpp"
 #include "http_client.hpp"
 
+#include <Poco/DigestEngine.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
+#include <Poco/SHA2Engine.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -138,6 +141,17 @@ BOOST_AUTO_TEST_CASE(root_answers_get_and_head) {
   const auto head = http_request("HEAD", fake.url() + "/");
   BOOST_TEST(head.status == 200);
   BOOST_TEST(head.body.empty());
+}
+
+BOOST_AUTO_TEST_CASE(tags_and_version_answer_head) {
+  fake_target fake(quick_models);
+  for (const char* path : {"/api/tags", "/api/version"}) {
+    const auto head = http_request("HEAD", fake.url() + path);
+    BOOST_TEST(head.status == 200, path);
+    BOOST_TEST(head.content_type == "application/json; charset=utf-8", path);
+    BOOST_TEST(head.body.empty(), path);
+  }
+  BOOST_TEST(fake.counters().requests_to("/api/tags") == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(version_is_fake) {
@@ -668,6 +682,455 @@ BOOST_AUTO_TEST_CASE(server_stops_promptly_while_a_request_hangs) {
   BOOST_TEST(*status == 0);
   BOOST_TEST(milliseconds_since(stopping) < 3000);
   BOOST_TEST(hanging.get() == -1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// -- model management -----------------------------------------------------------
+
+BOOST_AUTO_TEST_SUITE(model_management)
+
+namespace {
+
+http_response delete_model(const fake_target& fake, const std::string& body) {
+  return http_request("DELETE", fake.url() + "/api/delete", body);
+}
+
+/// Names listed by /api/tags, in its order.
+names installed(const fake_target& fake) {
+  const auto tags = parse_object(http_request("GET", fake.url() + "/api/tags").body);
+  names result;
+  const auto models = tags->getArray("models");
+  for (std::size_t i = 0; i < models->size(); ++i)
+    result.push_back(models->getObject(static_cast<unsigned>(i))->getValue<std::string>("name"));
+  return result;
+}
+
+bool is_installed(const fake_target& fake, const std::string& name) {
+  const auto all = installed(fake);
+  return std::find(all.begin(), all.end(), name) != all.end();
+}
+
+std::string sha256_of(const std::string& data) {
+  Poco::SHA2Engine engine;
+  engine.update(data);
+  return "sha256:" + Poco::DigestEngine::digestToHex(engine.digest());
+}
+
+http_response upload_blob(const fake_target& fake, const std::string& digest,
+                          const std::string& data) {
+  return http_request("POST", fake.url() + "/api/blobs/" + digest, data,
+                      {{"Content-Type", "application/octet-stream"}});
+}
+
+/// The stream's lines, parsed.
+std::vector<Object::Ptr> stream_objects(const fake_target& fake, const std::string& path,
+                                        const std::string& body,
+                                        http_response* response = nullptr) {
+  std::vector<Object::Ptr> objects;
+  const auto reply = http_stream_lines("POST", fake.url() + path, body,
+                                       [&](const std::string& line) {
+                                         objects.push_back(parse_object(line));
+                                         return true;
+                                       });
+  if (response)
+    *response = reply;
+  return objects;
+}
+
+std::string status_of(const Object::Ptr& object) {
+  return object->has("status") ? object->getValue<std::string>("status") : "";
+}
+
+const std::regex pulling_pattern{"pulling ([0-9a-f]{12})"};
+const std::regex pushing_pattern{"pushing ([0-9a-f]{12})"};
+
+/// Checks one `{"status":"<verb> <12 hex>","digest":...,"total":...,"completed":...}`.
+void check_transfer(const Object::Ptr& line, const std::regex& pattern) {
+  std::smatch match;
+  const auto status = status_of(line);
+  BOOST_TEST_REQUIRE(std::regex_match(status, match, pattern), status);
+  const auto digest = line->getValue<std::string>("digest");
+  BOOST_TEST(std::regex_match(digest, std::regex("sha256:[0-9a-f]{64}")), digest);
+  BOOST_TEST(digest.substr(7, 12) == match[1].str());
+  BOOST_TEST(line->getValue<uint64_t>("total") > 0u);
+  BOOST_TEST(line->getValue<uint64_t>("completed") <= line->getValue<uint64_t>("total"));
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(pull_streams_progress_line_by_line) {
+  fake_target fake(quick_models);
+  std::vector<std::string> lines;
+  std::vector<steady::time_point> arrivals;
+  const auto response = http_stream_lines(
+    "POST", fake.url() + "/api/pull", R"({"name":"newcomer","insecure":false})",
+    [&](const std::string& line) {
+      lines.push_back(line);
+      arrivals.push_back(steady::now());
+      return true;
+    });
+  BOOST_TEST(response.status == 200);
+  BOOST_TEST(response.content_type == "application/x-ndjson");
+  BOOST_TEST(response.headers.count("Transfer-Encoding") == 1u);
+  BOOST_TEST_REQUIRE(lines.size() >= 6u);
+  BOOST_TEST(lines.front() == R"({"status":"pulling manifest"})");
+  std::size_t transfers = 0;
+  for (std::size_t i = 1; i + 3 < lines.size(); ++i, ++transfers)
+    check_transfer(parse_object(lines[i]), pulling_pattern);
+  BOOST_TEST(transfers >= 2u);
+  BOOST_TEST(lines[lines.size() - 3] == R"({"status":"verifying sha256 digest"})");
+  BOOST_TEST(lines[lines.size() - 2] == R"({"status":"writing manifest"})");
+  BOOST_TEST(lines.back() == R"({"status":"success"})");
+  // Each line went out on its own, a few milliseconds after the previous one.
+  for (std::size_t i = 1; i < arrivals.size(); ++i)
+    BOOST_TEST((arrivals[i] > arrivals[i - 1]));
+  BOOST_TEST(std::chrono::duration_cast<std::chrono::milliseconds>(arrivals.back() - arrivals.front()).count() >= 30);
+
+  // Installed: listed first (newest), and it answers.
+  const auto now_installed = installed(fake);
+  BOOST_TEST_REQUIRE(now_installed.size() == 5u);
+  BOOST_TEST(now_installed.front() == "newcomer:latest");
+  const auto reply = post_ok(fake, "/api/chat", chat_body("newcomer", "hi", R"(,"stream":false)"));
+  BOOST_TEST(reply->getObject("message")->getValue<std::string>("content")
+             == "newcomer says: hi");
+  const auto shown = post_ok(fake, "/api/show", R"({"model":"newcomer"})");
+  BOOST_TEST(shown->getArray("capabilities")->getElement<std::string>(0) == "completion");
+  BOOST_TEST(fake.counters().requests_to("/api/pull") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(pull_without_streaming_answers_success_once) {
+  fake_target fake(quick_models);
+  const auto response = post(fake, "/api/pull", R"({"model":"user/coder:7b","stream":false})");
+  BOOST_TEST(response.status == 200);
+  BOOST_TEST(response.content_type == "application/json; charset=utf-8");
+  BOOST_TEST(response.body == R"({"status":"success"})");
+  BOOST_TEST(is_installed(fake, "user/coder:7b"));
+  // Pulling an installed model succeeds and changes nothing.
+  BOOST_TEST(post(fake, "/api/pull", R"({"model":"Alpha","stream":false})").body
+             == R"({"status":"success"})");
+  BOOST_TEST(installed(fake).size() == 5u);
+}
+
+BOOST_AUTO_TEST_CASE(pull_of_a_missing_manifest_fails_like_ollama) {
+  fake_target fake(quick_models);
+  // Streamed: the error comes after "pulling manifest", with status 200.
+  http_response response;
+  const auto lines = stream_objects(fake, "/api/pull", R"({"model":"ghost-notfound"})", &response);
+  BOOST_TEST(response.status == 200);
+  BOOST_TEST(response.body
+             == "{\"status\":\"pulling manifest\"}\n"
+                "{\"error\":\"pull model manifest: file does not exist\"}\n");
+  BOOST_TEST(lines.size() == 2u);
+  // Not streamed: a plain 500.
+  const auto once = post(fake, "/api/pull", R"({"model":"ghost-notfound","stream":false})");
+  BOOST_TEST(once.status == 500);
+  BOOST_TEST(once.content_type == "application/json; charset=utf-8");
+  BOOST_TEST(error_of(once) == "pull model manifest: file does not exist");
+  BOOST_TEST(!is_installed(fake, "ghost-notfound:latest"));
+  BOOST_TEST(installed(fake).size() == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(pull_rejects_invalid_names) {
+  fake_target fake(quick_models);
+  for (const std::string name : {"", "bad name", "-dash", "a/b/c/d", "ns.x/model",
+                                 "model:", "model:bad/tag"}) {
+    const auto response = post(fake, "/api/pull", R"({"model":")" + name + "\"}");
+    BOOST_TEST(response.status == 400, name);
+    BOOST_TEST(response.content_type == "application/json; charset=utf-8", name);
+    BOOST_TEST(error_of(response) == "invalid model name", name);
+  }
+  // Hosts may carry ports and dots; models and tags dots and dashes.
+  for (const std::string name : {"myreg.local:5000/team/m:v1", "hf.co/org/repo:Q4_K_M",
+                                 "my_model-1.5:q4.0"})
+    BOOST_TEST(post(fake, "/api/pull", R"({"model":")" + name + R"(","stream":false})").status
+                 == 200,
+               name);
+  BOOST_TEST(error_of(post(fake, "/api/pull", "")) == "missing request body");
+  BOOST_TEST(post(fake, "/api/pull", R"({"model":"m","stream":"yes"})").status == 400);
+  BOOST_TEST(http_request("GET", fake.url() + "/api/pull").status == 405);
+}
+
+BOOST_AUTO_TEST_CASE(push_streams_progress_for_a_known_model) {
+  fake_target fake(quick_models);
+  http_response response;
+  const auto lines = stream_objects(fake, "/api/push", R"({"name":"alpha"})", &response);
+  BOOST_TEST(response.status == 200);
+  BOOST_TEST(response.content_type == "application/x-ndjson");
+  BOOST_TEST_REQUIRE(lines.size() >= 4u);
+  BOOST_TEST(status_of(lines.front()) == "retrieving manifest");
+  for (std::size_t i = 1; i + 2 < lines.size(); ++i)
+    check_transfer(lines[i], pushing_pattern);
+  BOOST_TEST(status_of(lines[lines.size() - 2]) == "pushing manifest");
+  BOOST_TEST(status_of(lines.back()) == "success");
+
+  const auto once = post(fake, "/api/push", R"({"model":"alpha","stream":false})");
+  BOOST_TEST(once.status == 200);
+  BOOST_TEST(once.body == R"({"status":"success"})");
+}
+
+BOOST_AUTO_TEST_CASE(push_of_an_unknown_model_fails_like_ollama) {
+  fake_target fake(quick_models);
+  // Ollama cannot read the manifest; the error follows two status lines.
+  http_response response;
+  const auto lines = stream_objects(fake, "/api/push", R"({"model":"foo"})", &response);
+  BOOST_TEST(response.status == 200);
+  BOOST_TEST_REQUIRE(lines.size() == 3u);
+  BOOST_TEST(status_of(lines[0]) == "retrieving manifest");
+  BOOST_TEST(status_of(lines[1]) == "couldn't retrieve manifest");
+  BOOST_TEST(lines[2]->getValue<std::string>("error")
+             == "open /usr/share/ollama/.ollama/models/manifests/registry.ollama.ai/"
+                "library/foo/latest: no such file or directory");
+  const auto once = post(fake, "/api/push", R"({"model":"foo","stream":false})");
+  BOOST_TEST(once.status == 500);
+  BOOST_TEST(error_of(once).find("no such file or directory") != std::string::npos);
+  const auto missing = post(fake, "/api/push", "{}");
+  BOOST_TEST(missing.status == 400);
+  BOOST_TEST(error_of(missing) == "model is required");
+}
+
+BOOST_AUTO_TEST_CASE(create_copies_from_a_model) {
+  fake_target fake(quick_models);
+  http_response response;
+  const auto lines = stream_objects(
+    fake, "/api/create", R"({"model":"terse","from":"alpha","system":"be terse"})", &response);
+  BOOST_TEST(response.status == 200);
+  BOOST_TEST(response.content_type == "application/x-ndjson");
+  BOOST_TEST_REQUIRE(lines.size() >= 3u);
+  BOOST_TEST(status_of(lines.front()).rfind("using existing layer sha256:", 0) == 0u);
+  BOOST_TEST(status_of(lines[lines.size() - 2]) == "writing manifest");
+  BOOST_TEST(status_of(lines.back()) == "success");
+  BOOST_TEST(installed(fake).front() == "terse:latest");
+  BOOST_TEST(post_ok(fake, "/api/chat", chat_body("terse", "hi", R"(,"stream":false)"))
+               ->getObject("message")
+               ->getValue<std::string>("content")
+             == "terse says: hi");
+
+  // It copies the kind too.
+  const auto once = post(fake, "/api/create",
+                         R"({"model":"vectors","from":"embedder","stream":false})");
+  BOOST_TEST(once.status == 200);
+  BOOST_TEST(once.body == R"({"status":"success"})");
+  BOOST_TEST(post_ok(fake, "/api/show", R"({"model":"vectors"})")
+               ->getArray("capabilities")
+               ->getElement<std::string>(0)
+             == "embedding");
+  BOOST_TEST(post_ok(fake, "/api/embed", R"({"model":"vectors","input":"x"})")
+               ->getArray("embeddings")
+               ->size()
+             == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(create_reports_errors_like_ollama) {
+  fake_target fake(quick_models);
+  // An unknown `from` is pulled first, and that pull fails.
+  http_response response;
+  const auto lines = stream_objects(fake, "/api/create", R"({"model":"x","from":"nowhere"})",
+                                    &response);
+  BOOST_TEST(response.status == 200);
+  BOOST_TEST(response.body
+             == "{\"status\":\"pulling manifest\"}\n"
+                "{\"error\":\"pull model manifest: file does not exist\"}\n");
+  const auto once = post(fake, "/api/create", R"({"model":"x","from":"nowhere","stream":false})");
+  BOOST_TEST(once.status == 500);
+  BOOST_TEST(error_of(once) == "pull model manifest: file does not exist");
+  BOOST_TEST(!is_installed(fake, "x:latest"));
+
+  const auto check = [&](const std::string& body, int status, const std::string& error) {
+    const auto failed = post(fake, "/api/create", body);
+    BOOST_TEST(failed.status == status, body);
+    BOOST_TEST(failed.content_type == "application/json; charset=utf-8", body);
+    BOOST_TEST(error_of(failed) == error, body);
+  };
+  check(R"({"model":"x"})", 400, "neither 'from' or 'files' was specified");
+  check(R"({"model":"x","files":{}})", 400, "no files provided to convert");
+  check(R"({"model":"bad name","from":"alpha"})", 400, "invalid model name");
+  check(R"({"model":"x","from":"bad name"})", 400, "invalid model name");
+  check(R"({"model":"x","files":{"m.gguf":"sha256:123"}})", 400, "invalid digest format");
+  check(R"({"model":"x","files":["m.gguf"]})", 400,
+        "json: cannot unmarshal array into Go struct field CreateRequest.files of type "
+        "map[string]string");
+  check("", 400, "missing request body");
+  BOOST_TEST(installed(fake).size() == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(create_from_uploaded_blobs) {
+  fake_target fake(quick_models);
+  const std::string weights = "GGUF fake weights";
+  const auto digest = sha256_of(weights);
+  const auto body = R"({"model":"homemade:v1","stream":false,"files":{"model.gguf":")" + digest
+                    + "\"}}";
+  const auto before_upload = post(fake, "/api/create", body);
+  BOOST_TEST(before_upload.status == 400);
+  BOOST_TEST(error_of(before_upload).find(digest.substr(7)) != std::string::npos);
+
+  BOOST_TEST(upload_blob(fake, digest, weights).status == 201);
+  const auto created = post(fake, "/api/create", body);
+  BOOST_TEST(created.status == 200);
+  BOOST_TEST(created.body == R"({"status":"success"})");
+  BOOST_TEST(is_installed(fake, "homemade:v1"));
+  BOOST_TEST(post(fake, "/api/chat", chat_body("homemade:v1", "hi")).status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(copy_installs_a_second_name) {
+  fake_target fake(quick_models);
+  const auto copied = post(fake, "/api/copy", R"({"source":"alpha","destination":"Alpha-Copy:v2"})");
+  BOOST_TEST(copied.status == 200);
+  BOOST_TEST(copied.body.empty());
+  BOOST_TEST(installed(fake).front() == "alpha-copy:v2");
+  BOOST_TEST(is_installed(fake, "alpha:latest"));
+  BOOST_TEST(post(fake, "/api/chat", chat_body("alpha-copy:v2", "hi")).status == 200);
+  // Copying over an installed name replaces it.
+  BOOST_TEST(post(fake, "/api/copy", R"({"source":"embedder","destination":"beta"})").status
+             == 200);
+  BOOST_TEST(installed(fake).size() == 5u);
+  BOOST_TEST(post_ok(fake, "/api/show", R"({"model":"beta"})")
+               ->getArray("capabilities")
+               ->getElement<std::string>(0)
+             == "embedding");
+
+  const auto unknown = post(fake, "/api/copy", R"({"source":"foo","destination":"bar"})");
+  BOOST_TEST(unknown.status == 404);
+  BOOST_TEST(error_of(unknown) == "model \"foo\" not found");
+  const auto bad_source = post(fake, "/api/copy", R"({"source":"","destination":"bar"})");
+  BOOST_TEST(bad_source.status == 400);
+  BOOST_TEST(error_of(bad_source) == "source \"\" is invalid");
+  const auto bad_destination = post(fake, "/api/copy", R"({"source":"alpha","destination":"a b"})");
+  BOOST_TEST(bad_destination.status == 400);
+  BOOST_TEST(error_of(bad_destination) == "destination \"a b\" is invalid");
+}
+
+BOOST_AUTO_TEST_CASE(delete_uninstalls_and_unloads) {
+  fake_target fake(quick_models);
+  post_ok(fake, "/api/chat", chat_body("alpha", "hi", R"(,"stream":false)"));
+  BOOST_TEST((running(fake) == names{"alpha:latest"}));
+
+  const auto deleted = delete_model(fake, R"({"model":"alpha"})");
+  BOOST_TEST(deleted.status == 200);
+  BOOST_TEST(deleted.body.empty());
+  BOOST_TEST(running(fake).empty());
+  BOOST_TEST(!is_installed(fake, "alpha:latest"));
+  const auto chat = post(fake, "/api/chat", chat_body("alpha", "hi"));
+  BOOST_TEST(chat.status == 404);
+  BOOST_TEST(error_of(chat) == "model 'alpha' not found");
+
+  const auto again = delete_model(fake, R"({"model":"alpha"})");
+  BOOST_TEST(again.status == 404);
+  BOOST_TEST(again.content_type == "application/json; charset=utf-8");
+  BOOST_TEST(error_of(again) == "model 'alpha' not found");
+  // The deprecated `name` works too (ollama-js sends it).
+  BOOST_TEST(delete_model(fake, R"({"name":"Beta:latest"})").status == 200);
+  BOOST_TEST((installed(fake) == names{"gamma:latest", "embedder:latest"}));
+  const auto invalid = delete_model(fake, R"({"model":"a b"})");
+  BOOST_TEST(invalid.status == 400);
+  BOOST_TEST(error_of(invalid) == "name \"a b\" is invalid");
+  BOOST_TEST(error_of(delete_model(fake, "")) == "missing request body");
+  BOOST_TEST(post(fake, "/api/delete", R"({"model":"gamma"})").status == 405);
+  BOOST_TEST(fake.counters().requests_to("/api/delete") == 6u); // the POST too
+}
+
+BOOST_AUTO_TEST_CASE(delete_during_a_generation_unloads_when_it_ends) {
+  fake_target fake(with(quick_models, {"--token-ms", "40"}));
+  std::promise<void> started;
+  bool first = true;
+  std::string content;
+  bool done = false;
+  std::thread chat([&] {
+    http_stream_lines("POST", fake.url() + "/api/chat",
+                      chat_body("alpha", "one two three four five"),
+                      [&](const std::string& line) {
+                        if (first)
+                          started.set_value();
+                        first = false;
+                        const auto chunk = parse_object(line);
+                        content += chunk->getObject("message")->getValue<std::string>("content");
+                        done = chunk->getValue<bool>("done");
+                        return true;
+                      });
+  });
+  started.get_future().wait();
+  BOOST_TEST(delete_model(fake, R"({"model":"alpha"})").status == 200);
+  BOOST_TEST((running(fake) == names{"alpha:latest"})); // still busy
+  chat.join();
+  BOOST_TEST(done);
+  BOOST_TEST(content == "alpha says: one two three four five");
+  BOOST_TEST(running(fake).empty());
+}
+
+BOOST_AUTO_TEST_CASE(blob_upload_checks_the_digest) {
+  fake_target fake(quick_models);
+  const std::string data = std::string("binary\0data\xff", 12);
+  const auto digest = sha256_of(data);
+  const auto head = [&](const std::string& which) {
+    return http_request("HEAD", fake.url() + "/api/blobs/" + which);
+  };
+  BOOST_TEST(head(digest).status == 404);
+
+  const auto wrong = sha256_of("something else");
+  const auto mismatch = upload_blob(fake, wrong, data);
+  BOOST_TEST(mismatch.status == 400);
+  BOOST_TEST(mismatch.content_type == "application/json; charset=utf-8");
+  BOOST_TEST(error_of(mismatch)
+             == "digest mismatch, expected \"" + wrong + "\", got \"" + digest + "\"");
+  BOOST_TEST(head(wrong).status == 404);
+
+  const auto created = upload_blob(fake, digest, data);
+  BOOST_TEST(created.status == 201);
+  BOOST_TEST(created.body.empty());
+  const auto found = head(digest);
+  BOOST_TEST(found.status == 200);
+  BOOST_TEST(found.body.empty());
+  BOOST_TEST(upload_blob(fake, digest, data).status == 200); // already there
+  // Ollama names blob files sha256-<hex>, so HEAD finds that form too.
+  BOOST_TEST(head("sha256-" + digest.substr(7)).status == 200);
+
+  const auto invalid = upload_blob(fake, "sha256:1234", data);
+  BOOST_TEST(invalid.status == 400);
+  BOOST_TEST(error_of(invalid) == "invalid digest format");
+  BOOST_TEST(head("md5:0123").status == 400);
+  BOOST_TEST(http_request("GET", fake.url() + "/api/blobs/" + digest).status == 405);
+  BOOST_TEST(fake.counters().requests_to("/api/blobs/" + digest) == 5u);
+}
+
+BOOST_AUTO_TEST_CASE(management_and_inference_run_concurrently) {
+  fake_target fake(with(quick_models, {"--token-ms", "1", "--max-loaded", "3"}));
+  constexpr int workers = 4;
+  constexpr int rounds = 5;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < workers; ++w)
+    threads.emplace_back([&, w] {
+      const auto name = "worker" + std::to_string(w);
+      for (int round = 0; round < rounds; ++round) {
+        const auto expect = [&](const http_response& response, int status) {
+          if (response.status != status)
+            ++failures;
+        };
+        expect(post(fake, "/api/pull", R"({"model":")" + name + R"(","stream":false})"), 200);
+        expect(post(fake, "/api/chat", chat_body(name, "hello there")), 200);
+        expect(post(fake, "/api/copy",
+                    R"({"source":")" + name + R"(","destination":")" + name + "-copy\"}"),
+               200);
+        expect(delete_model(fake, R"({"model":")" + name + "\"}"), 200);
+        expect(post(fake, "/api/chat", chat_body(name + "-copy", "again", R"(,"stream":false)")),
+               200);
+        expect(delete_model(fake, R"({"model":")" + name + "-copy\"}"), 200);
+      }
+    });
+  threads.emplace_back([&] {
+    for (int i = 0; i < workers * rounds; ++i) {
+      if (post(fake, "/api/chat", chat_body("alpha", "steady", R"(,"stream":false)")).status
+          != 200)
+        ++failures;
+      http_request("GET", fake.url() + "/api/tags");
+      http_request("GET", fake.url() + "/api/ps");
+    }
+  });
+  for (auto& thread : threads)
+    thread.join();
+  BOOST_TEST(failures == 0);
+  BOOST_TEST(installed(fake).size() == 4u);
+  BOOST_TEST(fake.counters().requests_to("/api/pull") == static_cast<uint64_t>(workers * rounds));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,733 @@
+// foreman-bench: what foreman costs and what it buys, each figure against a
+// baseline measured in the same run (see bench/README.md).
+//
+//  1. queue overhead: one client, sequential non-streamed chats, directly to
+//     the fake target and through foreman (latency p50/p99); then many
+//     concurrent clients, directly and through foreman (requests/s).
+//  2. swap workload: three chat models, interleaved requests all submitted at
+//     once, a two-model memory budget with the embedder holding one slot;
+//     foreman with --scheduling drain-by-model against --scheduling fifo
+//     (model loads, makespan, waits).
+//
+// Everything runs on loopback: the benchmark starts its own fake targets and
+// foreman processes (temporary database, ephemeral ports) and stops them.
+
+#include "child_process.hpp"
+#include "http_client.hpp"
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#ifndef FOREMAN_BIN
+#define FOREMAN_BIN "foreman"
+#endif
+#ifndef FOREMAN_FAKE_TARGET_BIN
+#define FOREMAN_FAKE_TARGET_BIN "foreman-fake-ollama"
+#endif
+
+namespace foreman_bench {
+namespace {
+
+using steady = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+double ms_between(steady::time_point from, steady::time_point to) {
+  return std::chrono::duration<double, std::milli>(to - from).count();
+}
+
+// -- command line ------------------------------------------------------------
+
+struct options {
+  std::string foreman = FOREMAN_BIN;
+  std::string fake = FOREMAN_FAKE_TARGET_BIN;
+  int warmup = 20;                // sequential requests not measured
+  int sequential = 300;           // measured sequential requests per path
+  int clients = 64;               // concurrent clients
+  int concurrent_seconds = 5;       // send for this long per path
+  int concurrent_requests = 200000; // but no more requests than this per path
+  int swap_per_model = 60;        // requests per chat model in the swap burst
+  int swap_stagger_us = 1000;     // submit i goes out i * this after the first
+  int swap_timeout_seconds = 150; // per swap request
+  bool only_overhead = false;
+  bool only_swap = false;
+};
+
+const char* const usage = R"(usage: foreman-bench [options]
+
+Starts foreman-fake-ollama and foreman on loopback (ephemeral ports, a
+temporary database) and prints each figure against a baseline from the same
+run; see bench/README.md. Exits 1 when any request failed, 2 on a setup error.
+
+  --foreman PATH              foreman binary (default: the one built beside)
+  --fake PATH                 foreman-fake-ollama binary (likewise)
+  --warmup N                  unmeasured sequential requests per path (20)
+  --sequential N              measured sequential requests per path (300)
+  --clients N                 concurrent clients (64)
+  --concurrent-seconds N      concurrent clients send for N s per path (5)
+  --concurrent-requests N     at most N requests per path, all clients
+                              together (200000)
+  --swap-per-model N          requests per chat model in the swap burst (60)
+  --swap-stagger-us N         gap between consecutive swap submits (1000)
+  --only overhead|swap        run one part only
+  --help                      this text
+)";
+
+int parse_count(const std::string& option, const std::string& text, int minimum,
+                int maximum) {
+  try {
+    std::size_t used = 0;
+    const int value = std::stoi(text, &used);
+    if (used == text.size() && value >= minimum && value <= maximum)
+      return value;
+  } catch (const std::exception&) {
+  }
+  throw std::invalid_argument(option + " expects an integer from "
+                              + std::to_string(minimum) + " to "
+                              + std::to_string(maximum) + ", not '" + text + "'");
+}
+
+std::optional<options> parse_options(int argc, char** argv) {
+  options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string name = argv[i];
+    if (name == "--help" || name == "-h") {
+      std::cout << usage;
+      return std::nullopt;
+    }
+    std::string value;
+    if (const auto eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name.erase(eq);
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      throw std::invalid_argument("option '" + name + "' is unknown or lacks its value");
+    }
+    if (name == "--foreman")
+      o.foreman = value;
+    else if (name == "--fake")
+      o.fake = value;
+    else if (name == "--warmup")
+      o.warmup = parse_count(name, value, 0, 100000);
+    else if (name == "--sequential")
+      o.sequential = parse_count(name, value, 1, 100000);
+    else if (name == "--clients")
+      o.clients = parse_count(name, value, 1, 120);
+    else if (name == "--concurrent-requests")
+      o.concurrent_requests = parse_count(name, value, 1, 1000000);
+    else if (name == "--concurrent-seconds")
+      o.concurrent_seconds = parse_count(name, value, 1, 600);
+    else if (name == "--swap-per-model")
+      o.swap_per_model = parse_count(name, value, 1, 150);
+    else if (name == "--swap-stagger-us")
+      o.swap_stagger_us = parse_count(name, value, 0, 100000);
+    else if (name == "--only" && (value == "overhead" || value == "swap")) {
+      o.only_overhead = value == "overhead";
+      o.only_swap = value == "swap";
+    } else
+      throw std::invalid_argument("unknown option '" + name + "' (or bad value '"
+                                  + value + "')");
+  }
+  return o;
+}
+
+// -- failures ------------------------------------------------------------------
+
+/// Every failed request, by phase; the first few described.
+class failure_log {
+public:
+  void add(const std::string& phase, const http_result& got) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (++counts_[phase] <= 3) { // the first three of each phase
+      auto text = got.status == 0 ? "no answer: " + got.body
+                                  : "HTTP " + std::to_string(got.status) + ": "
+                                      + got.body.substr(0, 200);
+      examples_.push_back(phase + ": " + text);
+    }
+  }
+  int count(const std::string& phase) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = counts_.find(phase);
+    return it == counts_.end() ? 0 : it->second;
+  }
+  int total() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    int sum = 0;
+    for (auto& [phase, n] : counts_)
+      sum += n;
+    return sum;
+  }
+  void print(std::ostream& out) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& [phase, n] : counts_)
+      out << "  failed requests in " << phase << ": " << n << "\n";
+    for (auto& text : examples_)
+      out << "    e.g. " << text << "\n";
+  }
+
+private:
+  std::mutex mutex_;
+  std::map<std::string, int> counts_;
+  std::vector<std::string> examples_;
+};
+
+failure_log failures;
+
+bool chat_ok(const http_result& got) {
+  return got.status == 200 && is_chat_answer(got.body);
+}
+
+// -- statistics ----------------------------------------------------------------
+
+/// Nearest-rank percentile of unsorted samples; NaN when there are none.
+double percentile(std::vector<double> samples, double p) {
+  if (samples.empty())
+    return std::nan("");
+  std::sort(samples.begin(), samples.end());
+  auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * samples.size()));
+  rank = std::clamp<std::size_t>(rank, 1, samples.size());
+  return samples[rank - 1];
+}
+
+double ratio(double numerator, double denominator) {
+  return denominator > 0 ? numerator / denominator : std::nan("");
+}
+
+std::string fixed(double value, int decimals) {
+  if (std::isnan(value))
+    return "n/a";
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(decimals) << value;
+  return out.str();
+}
+
+/// `RESULT name=value` lines, printed together at the end.
+std::vector<std::pair<std::string, std::string>> results;
+
+void result(const std::string& name, double value, int decimals) {
+  results.emplace_back(name, fixed(value, decimals));
+}
+
+// -- processes -----------------------------------------------------------------
+
+class temp_dir {
+public:
+  temp_dir() {
+    std::string pattern = (std::filesystem::temp_directory_path()
+                           / "foreman-bench-XXXXXX").string();
+    if (!mkdtemp(pattern.data()))
+      throw std::runtime_error("cannot create a temporary directory");
+    path_ = pattern;
+  }
+  ~temp_dir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  std::string file(const std::string& name) const {
+    return (path_ / name).string();
+  }
+
+private:
+  std::filesystem::path path_;
+};
+
+struct server {
+  std::unique_ptr<child_process> process;
+  int port = 0;
+};
+
+server start(const std::string& label, const std::string& program,
+             const std::vector<std::string>& args) {
+  server s;
+  s.process = std::make_unique<child_process>(label, program, args);
+  const auto line = s.process->wait_for_line("listening on ", seconds{20});
+  s.port = line ? port_from_listening_line(*line) : 0;
+  if (s.port == 0)
+    throw std::runtime_error(label + " (" + program + ") did not report its port:\n"
+                             + s.process->tail());
+  return s;
+}
+
+server start_fake(const options& o, const std::string& label,
+                  const std::vector<std::string>& args) {
+  std::vector<std::string> all{"--listen", "127.0.0.1:0"};
+  all.insert(all.end(), args.begin(), args.end());
+  return start(label, o.fake, all);
+}
+
+server start_foreman(const options& o, const std::string& label, int target_port,
+                     const std::string& db, const std::vector<std::string>& args) {
+  std::vector<std::string> all{"--listen", "127.0.0.1:0", "--ollama-url",
+                               "http://127.0.0.1:" + std::to_string(target_port),
+                               "--db", db, "--log-level", "warning"};
+  all.insert(all.end(), args.begin(), args.end());
+  return start(label, o.foreman, all);
+}
+
+Poco::JSON::Object::Ptr get_json(int port, const std::string& path) {
+  http_client client(port, seconds{10});
+  const auto got = client.request("GET", path);
+  if (got.status != 200)
+    throw std::runtime_error("GET " + path + " answered " + std::to_string(got.status)
+                             + ": " + got.body);
+  Poco::JSON::Parser parser;
+  return parser.parse(got.body).extract<Poco::JSON::Object::Ptr>();
+}
+
+void post_or_throw(int port, const std::string& path, const std::string& body) {
+  http_client client(port, seconds{10});
+  const auto got = client.request("POST", path, body);
+  if (got.status / 100 != 2)
+    throw std::runtime_error("POST " + path + " answered " + std::to_string(got.status)
+                             + ": " + got.body);
+}
+
+/// Waits (bounded) until the fake target lists a resident model whose name
+/// starts with `model`.
+bool wait_resident(int fake_port, const std::string& model, milliseconds timeout) {
+  const auto deadline = steady::now() + timeout;
+  while (steady::now() < deadline) {
+    const auto counters = get_json(fake_port, "/_fake/counters");
+    if (auto resident = counters->getArray("resident"))
+      for (std::size_t i = 0; i < resident->size(); ++i)
+        if (resident->getElement<std::string>(static_cast<unsigned>(i)).rfind(model, 0) == 0)
+          return true;
+    std::this_thread::sleep_for(milliseconds{50});
+  }
+  return false;
+}
+
+// -- part 1: queue overhead ------------------------------------------------------
+
+const std::string overhead_model = "llama3.2";
+
+/// Latencies (ms) of `count` sequential chats on one kept-alive connection,
+/// after `warmup` unmeasured ones.
+std::vector<double> sequential_latencies(int port, int warmup, int count,
+                                         const std::string& phase) {
+  http_client client(port, seconds{30});
+  const auto body = chat_body(overhead_model, "hi");
+  std::vector<double> latencies;
+  for (int i = 0; i < warmup + count; ++i) {
+    const auto sent = steady::now();
+    const auto got = client.request("POST", "/api/chat", body);
+    const auto answered = steady::now();
+    if (!chat_ok(got)) {
+      failures.add(phase, got);
+      continue;
+    }
+    if (i >= warmup)
+      latencies.push_back(ms_between(sent, answered));
+  }
+  return latencies;
+}
+
+struct throughput {
+  int completed = 0;
+  int failed = 0;
+  double seconds = 0;
+  bool hit_cap = false;
+  double rps() const {
+    return seconds > 0 ? completed / seconds : std::nan("");
+  }
+};
+
+/// `clients` threads, each with its own kept-alive connection (opened by one
+/// unmeasured request), send requests back to back for `limit` (or until
+/// `total` have been sent). Time runs from the common start to the last
+/// answer, so requests still in flight at the limit count, and their time
+/// too.
+throughput concurrent_throughput(int port, int clients, int total, seconds limit,
+                                 const std::string& phase) {
+  const auto body = chat_body(overhead_model, "hi");
+  std::mutex mutex;
+  std::condition_variable cv;
+  int ready = 0;
+  bool go = false;
+  std::atomic<int> next{0};
+  std::atomic<int> completed{0};
+  std::atomic<int> failed{0};
+  std::atomic<bool> hit_cap{false};
+  steady::time_point start;
+
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c)
+    threads.emplace_back([&] {
+      http_client client(port, seconds{60});
+      const auto first = client.request("POST", "/api/chat", body); // connects
+      if (!chat_ok(first))
+        failures.add(phase + " (connection warm-up)", first);
+      std::unique_lock<std::mutex> lock(mutex);
+      ++ready;
+      cv.notify_all();
+      cv.wait(lock, [&] { return go; });
+      const auto deadline = start + limit;
+      lock.unlock();
+      while (steady::now() < deadline) {
+        if (next.fetch_add(1) >= total) {
+          hit_cap = true;
+          break;
+        }
+        const auto got = client.request("POST", "/api/chat", body);
+        if (chat_ok(got)) {
+          ++completed;
+        } else {
+          ++failed;
+          failures.add(phase, got);
+        }
+      }
+    });
+  {
+    std::unique_lock<std::mutex> lock(mutex);
+    // Bounded: a warm-up request times out after 60 s at the latest.
+    cv.wait(lock, [&] { return ready == clients; });
+    start = steady::now();
+    go = true;
+  }
+  cv.notify_all();
+  for (auto& t : threads)
+    t.join();
+  throughput result;
+  result.seconds = ms_between(start, steady::now()) / 1000.0;
+  result.completed = completed;
+  result.failed = failed;
+  result.hit_cap = hit_cap;
+  return result;
+}
+
+void run_overhead(const options& o, const temp_dir& dir) {
+  std::cout << "\n== 1. queue overhead (fake target --token-ms 0, " << overhead_model
+            << " resident) ==\n" << std::flush;
+  auto fake = start_fake(o, "fake-overhead",
+                         {"--models", "llama3.2:chat:2000:200", "--max-loaded", "2",
+                          "--token-ms", "0"});
+  auto foreman = start_foreman(o, "foreman-overhead", fake.port,
+                               dir.file("overhead.db"), {});
+  {
+    // Load the model once (200 ms), so that neither path pays for it.
+    http_client warm(fake.port, seconds{30});
+    const auto got = warm.request("POST", "/api/chat", chat_body(overhead_model, "warm"));
+    if (!chat_ok(got))
+      failures.add("overhead warm-up", got);
+  }
+
+  const auto direct = sequential_latencies(fake.port, o.warmup, o.sequential,
+                                           "sequential direct");
+  const auto queued = sequential_latencies(foreman.port, o.warmup, o.sequential,
+                                           "sequential via foreman");
+  const double d50 = percentile(direct, 50), d99 = percentile(direct, 99);
+  const double f50 = percentile(queued, 50), f99 = percentile(queued, 99);
+
+  std::cout << "\n(a) one client, " << o.sequential << " sequential POST /api/chat "
+            << "stream:false after " << o.warmup << " warm-up, keep-alive connection\n"
+            << "    latency ms      direct   foreman     added   ratio\n"
+            << "    p50         " << std::setw(10) << fixed(d50, 3) << std::setw(10)
+            << fixed(f50, 3) << std::setw(10) << fixed(f50 - d50, 3) << std::setw(8)
+            << fixed(ratio(f50, d50), 2) << "\n"
+            << "    p99         " << std::setw(10) << fixed(d99, 3) << std::setw(10)
+            << fixed(f99, 3) << std::setw(10) << fixed(f99 - d99, 3) << std::setw(8)
+            << fixed(ratio(f99, d99), 2) << "\n"
+            << "    samples     " << std::setw(10) << direct.size() << std::setw(10)
+            << queued.size() << "\n" << std::flush;
+  result("overhead_direct_p50_ms", d50, 3);
+  result("overhead_foreman_p50_ms", f50, 3);
+  result("overhead_added_p50_ms", f50 - d50, 3);
+  result("overhead_p50_ratio", ratio(f50, d50), 2);
+  result("overhead_direct_p99_ms", d99, 3);
+  result("overhead_foreman_p99_ms", f99, 3);
+  result("overhead_added_p99_ms", f99 - d99, 3);
+  result("overhead_p99_ratio", ratio(f99, d99), 2);
+
+  const seconds limit{o.concurrent_seconds};
+  const auto direct_t = concurrent_throughput(fake.port, o.clients, o.concurrent_requests,
+                                              limit, "concurrent direct");
+  const auto queued_t = concurrent_throughput(foreman.port, o.clients,
+                                              o.concurrent_requests, limit,
+                                              "concurrent via foreman");
+  auto row = [](const char* name, const throughput& t) {
+    std::ostringstream out;
+    out << "    " << std::left << std::setw(12) << name << std::right << std::setw(10)
+        << t.completed << std::setw(8) << t.failed << std::setw(10)
+        << fixed(t.seconds, 2) << std::setw(12) << fixed(t.rps(), 1)
+        << (t.hit_cap ? "   (stopped at the request cap)" : "") << "\n";
+    return out.str();
+  };
+  std::cout << "\n(b) " << o.clients << " concurrent clients sending back to back for "
+            << o.concurrent_seconds << " s per path, one keep-alive connection each\n"
+            << "    path         completed  failed   seconds  requests/s\n"
+            << row("direct", direct_t) << row("foreman", queued_t)
+            << "    ratio foreman/direct                        "
+            << fixed(ratio(queued_t.rps(), direct_t.rps()), 3) << "\n" << std::flush;
+  result("throughput_direct_rps", direct_t.rps(), 1);
+  result("throughput_foreman_rps", queued_t.rps(), 1);
+  result("throughput_ratio", ratio(queued_t.rps(), direct_t.rps()), 3);
+  result("throughput_direct_completed", direct_t.completed, 0);
+  result("throughput_foreman_completed", queued_t.completed, 0);
+}
+
+// -- part 2: swap workload ---------------------------------------------------------
+
+const std::vector<std::string> swap_models{"llama3.2", "qwen2.5", "mistral"};
+const std::string swap_embedder = "all-minilm";
+
+struct swap_outcome {
+  int requests = 0;
+  int failed = 0;
+  int chat_loads = 0;
+  int embedder_loads = 0;
+  double makespan_ms = 0;
+  double wait_p50_ms = 0;
+  double wait_max_ms = 0;
+  int arrival_same_model_pairs = -1; // adjacent job ids sharing a model
+  int execution_switches = -1;       // model changes in started_at order
+};
+
+/// One burst against a fresh fake target and foreman. Execution order is
+/// read back from the jobs' started_at (RFC 3339 UTC with milliseconds, which
+/// sorts as text).
+swap_outcome run_swap_once(const options& o, const temp_dir& dir,
+                           const std::string& scheduling) {
+  const std::string phase = "swap " + scheduling;
+  auto fake = start_fake(o, "fake-" + scheduling,
+                         {"--models",
+                          "llama3.2:chat:2000:200,qwen2.5:chat:2000:200,"
+                          "mistral:chat:2000:200,all-minilm:embed:50:200",
+                          "--max-loaded", "2", "--token-ms", "2"});
+  auto foreman = start_foreman(o, "foreman-" + scheduling, fake.port,
+                               dir.file("swap-" + scheduling + ".db"),
+                               {"--embed-model", swap_embedder, "--scheduling",
+                                scheduling});
+  if (!wait_resident(fake.port, swap_embedder, milliseconds{15000}))
+    throw std::runtime_error("foreman did not warm " + swap_embedder + ":\n"
+                             + foreman.process->tail());
+  post_or_throw(fake.port, "/_fake/reset", "");
+
+  const int count = o.swap_per_model * static_cast<int>(swap_models.size());
+  struct call {
+    std::string model;
+    steady::time_point submitted, answered;
+    bool ok = false;
+    long job_id = -1;
+  };
+  std::vector<call> calls(static_cast<std::size_t>(count));
+  for (int i = 0; i < count; ++i)
+    calls[static_cast<std::size_t>(i)].model = swap_models[static_cast<std::size_t>(i) % swap_models.size()];
+
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool go = false;
+  steady::time_point start;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < count; ++i)
+    threads.emplace_back([&, i] {
+      auto& mine = calls[static_cast<std::size_t>(i)];
+      http_client client(foreman.port, seconds{o.swap_timeout_seconds});
+      const auto body = chat_body(mine.model, "request " + std::to_string(i));
+      {
+        std::unique_lock<std::mutex> lock(mutex);
+        cv.wait(lock, [&] { return go; });
+      }
+      // Staggered so that the queue receives them interleaved, a,b,c,a,...
+      std::this_thread::sleep_until(start + std::chrono::microseconds{
+                                              static_cast<long>(i) * o.swap_stagger_us});
+      mine.submitted = steady::now();
+      const auto got = client.request("POST", "/api/chat", body, "X-Foreman-Job-Id");
+      mine.answered = steady::now();
+      mine.ok = chat_ok(got);
+      if (!mine.ok)
+        failures.add(phase, got);
+      if (auto it = got.headers.find("X-Foreman-Job-Id"); it != got.headers.end())
+        mine.job_id = std::atol(it->second.c_str());
+    });
+  // Give every thread time to block on the start signal (bounded, 2 s).
+  std::this_thread::sleep_for(milliseconds{std::min(2000, 200 + count * 5)});
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    start = steady::now() + milliseconds{20};
+    go = true;
+  }
+  cv.notify_all();
+  for (auto& t : threads)
+    t.join();
+
+  swap_outcome out;
+  out.requests = count;
+  auto first_submit = calls.front().submitted;
+  auto last_answer = calls.front().answered;
+  std::vector<double> waits;
+  for (auto& c : calls) {
+    first_submit = std::min(first_submit, c.submitted);
+    last_answer = std::max(last_answer, c.answered);
+    if (c.ok)
+      waits.push_back(ms_between(c.submitted, c.answered));
+    else
+      ++out.failed;
+  }
+  out.makespan_ms = ms_between(first_submit, last_answer);
+  out.wait_p50_ms = percentile(waits, 50);
+  out.wait_max_ms = waits.empty() ? std::nan("") : *std::max_element(waits.begin(), waits.end());
+
+  const auto counters = get_json(fake.port, "/_fake/counters");
+  if (auto loads = counters->getObject("loads"))
+    for (const auto& [name, value] : *loads) {
+      const int n = value.convert<int>();
+      if (name.rfind(swap_embedder, 0) == 0)
+        out.embedder_loads += n;
+      else
+        out.chat_loads += n;
+    }
+
+  // Arrival order (job ids) and execution order (started_at), from foreman.
+  std::vector<std::pair<long, std::string>> by_id;
+  std::vector<std::pair<std::string, std::string>> by_start;
+  for (auto& c : calls) {
+    if (c.job_id < 0)
+      continue;
+    by_id.emplace_back(c.job_id, c.model);
+    try {
+      const auto job = get_json(foreman.port, "/jobs/" + std::to_string(c.job_id));
+      if (job->has("started_at") && !job->isNull("started_at"))
+        by_start.emplace_back(job->getValue<std::string>("started_at"), c.model);
+    } catch (const std::exception& error) {
+      std::cerr << "foreman-bench: cannot read job " << c.job_id << ": " << error.what()
+                << "\n";
+    }
+  }
+  std::sort(by_id.begin(), by_id.end());
+  std::stable_sort(by_start.begin(), by_start.end(),
+                   [](auto& a, auto& b) { return a.first < b.first; });
+  if (by_id.size() == calls.size()) {
+    out.arrival_same_model_pairs = 0;
+    for (std::size_t i = 1; i < by_id.size(); ++i)
+      out.arrival_same_model_pairs += by_id[i].second == by_id[i - 1].second;
+  }
+  if (by_start.size() == calls.size()) {
+    out.execution_switches = 0;
+    for (std::size_t i = 1; i < by_start.size(); ++i)
+      out.execution_switches += by_start[i].second != by_start[i - 1].second;
+  }
+  return out;
+}
+
+void run_swap(const options& o, const temp_dir& dir) {
+  const int count = o.swap_per_model * static_cast<int>(swap_models.size());
+  std::cout << "\n== 2. swap workload: " << swap_models.size() << " chat models x "
+            << o.swap_per_model << " requests, interleaved, " << count
+            << " concurrent callers ==\n"
+            << "   fake target --max-loaded 2 (the embedder " << swap_embedder
+            << " holds one slot), load 200 ms, --token-ms 2\n" << std::flush;
+  const auto drain = run_swap_once(o, dir, "drain-by-model");
+  const auto fifo = run_swap_once(o, dir, "fifo");
+
+  auto line = [](const std::string& name, const std::string& a, const std::string& b,
+                 const std::string& r) {
+    std::ostringstream out;
+    out << "    " << std::left << std::setw(34) << name << std::right << std::setw(16)
+        << a << std::setw(10) << b << std::setw(12) << r << "\n";
+    return out.str();
+  };
+  auto num = [](double v, int d) { return fixed(v, d); };
+  std::cout << "\n" << line("figure", "drain-by-model", "fifo", "drain/fifo")
+            << line("chat model loads", num(drain.chat_loads, 0), num(fifo.chat_loads, 0),
+                    num(ratio(drain.chat_loads, fifo.chat_loads), 3))
+            << line("makespan s (first submit..last)", num(drain.makespan_ms / 1000, 2),
+                    num(fifo.makespan_ms / 1000, 2),
+                    num(ratio(drain.makespan_ms, fifo.makespan_ms), 3))
+            << line("wait p50 s (answer - submit)", num(drain.wait_p50_ms / 1000, 2),
+                    num(fifo.wait_p50_ms / 1000, 2),
+                    num(ratio(drain.wait_p50_ms, fifo.wait_p50_ms), 3))
+            << line("wait max s", num(drain.wait_max_ms / 1000, 2),
+                    num(fifo.wait_max_ms / 1000, 2),
+                    num(ratio(drain.wait_max_ms, fifo.wait_max_ms), 3))
+            << line("embedder loads (re-warms)", num(drain.embedder_loads, 0),
+                    num(fifo.embedder_loads, 0), "")
+            << line("model switches, execution order", num(drain.execution_switches, 0),
+                    num(fifo.execution_switches, 0), "")
+            << line("arrival: adjacent same-model jobs", num(drain.arrival_same_model_pairs, 0),
+                    num(fifo.arrival_same_model_pairs, 0), "")
+            << line("failed requests", num(drain.failed, 0), num(fifo.failed, 0), "")
+            << "    (switches and arrival come from foreman's job ids and started_at;\n"
+               "     a perfectly interleaved arrival has 0 adjacent same-model jobs)\n"
+            << std::flush;
+  for (auto& [name, x] : {std::pair<std::string, const swap_outcome*>{"drain", &drain},
+                          {"fifo", &fifo}}) {
+    result("swap_" + name + "_chat_loads", x->chat_loads, 0);
+    result("swap_" + name + "_makespan_s", x->makespan_ms / 1000, 3);
+    result("swap_" + name + "_wait_p50_s", x->wait_p50_ms / 1000, 3);
+    result("swap_" + name + "_wait_max_s", x->wait_max_ms / 1000, 3);
+    result("swap_" + name + "_embedder_loads", x->embedder_loads, 0);
+    result("swap_" + name + "_execution_switches", x->execution_switches, 0);
+  }
+  result("swap_loads_ratio", ratio(drain.chat_loads, fifo.chat_loads), 3);
+  result("swap_makespan_ratio", ratio(drain.makespan_ms, fifo.makespan_ms), 3);
+  result("swap_wait_p50_ratio", ratio(drain.wait_p50_ms, fifo.wait_p50_ms), 3);
+  result("swap_wait_max_ratio", ratio(drain.wait_max_ms, fifo.wait_max_ms), 3);
+}
+
+int run(const options& o) {
+  temp_dir dir;
+  const auto began = steady::now();
+  std::cout << "foreman-bench\n  foreman: " << o.foreman << "\n  fake:    " << o.fake
+            << "\n" << std::flush;
+  if (!o.only_swap)
+    run_overhead(o, dir);
+  if (!o.only_overhead)
+    run_swap(o, dir);
+
+  const int failed = failures.total();
+  std::cout << "\nfailed requests: " << failed << "\n";
+  failures.print(std::cout);
+  std::cout << "benchmark time: " << fixed(ms_between(began, steady::now()) / 1000, 1)
+            << " s\n\n";
+  result("failed_requests", failed, 0);
+  for (auto& [name, value] : results)
+    std::cout << "RESULT " << name << "=" << value << "\n";
+  std::cout << std::flush;
+  return failed == 0 ? 0 : 1;
+}
+
+} // namespace
+} // namespace foreman_bench
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);
+  std::optional<foreman_bench::options> o;
+  try {
+    o = foreman_bench::parse_options(argc, argv);
+  } catch (const std::exception& error) {
+    std::cerr << "foreman-bench: " << error.what() << " (--help lists the options)\n";
+    return 2;
+  }
+  if (!o)
+    return 0;
+  try {
+    return foreman_bench::run(*o);
+  } catch (const std::exception& error) {
+    std::cerr << "foreman-bench: " << error.what() << "\n";
+    return 2;
+  }
+}
