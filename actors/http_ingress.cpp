@@ -1,5 +1,6 @@
 #include "actors/http_ingress.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -39,8 +40,8 @@ constexpr const char* retry_after_seconds = "2";
 /// How often a waiting handler thread checks whether its caller left.
 constexpr auto wait_check_interval = std::chrono::milliseconds{100};
 
-/// How long reads from the store may take before the caller gets a 500.
-constexpr auto store_read_timeout = std::chrono::seconds{10};
+/// How long reading a job may take before the caller gets a 500.
+constexpr auto job_read_timeout = std::chrono::seconds{10};
 
 /// Pass-through calls (pulls stream progress for a long time).
 constexpr auto proxy_timeout = std::chrono::hours{1};
@@ -86,7 +87,9 @@ caf::behavior outcome_relay(caf::event_based_actor* self, worker_actor worker,
         self->quit();
       });
   return {
-    [=](accepted_atom a, job& x) { self->send(waiter, a, std::move(x)); },
+    [=](accepted_atom a, job& x, int64_t position) {
+      self->send(waiter, a, std::move(x), position);
+    },
     [=](job_chunk& chunk) { self->send(waiter, std::move(chunk)); },
   };
 }
@@ -131,9 +134,11 @@ public:
   }
 
   /// Headers every answer carries once the job is stored.
-  void on_accepted(int64_t job_id) {
+  void on_accepted(int64_t job_id, int64_t queue_position) {
     job_id_ = job_id;
     headers_.emplace_back("X-Foreman-Job-Id", std::to_string(job_id));
+    headers_.emplace_back("X-Foreman-Queue-Position",
+                          std::to_string(queue_position));
     if (req_.dialect == api_dialect::openai_chat
         || req_.dialect == api_dialect::openai_completion) {
       auto kind = req_.dialect == api_dialect::openai_chat ? job_kind::chat
@@ -229,12 +234,8 @@ private:
 /// The HTTP routes; each call runs on one of the server's threads.
 class routes {
 public:
-  routes(caf::actor_system& sys, http_ingress_config config, worker_actor worker,
-         store_actor store)
-    : sys_(sys),
-      config_(std::move(config)),
-      worker_(std::move(worker)),
-      store_(std::move(store)) {
+  routes(caf::actor_system& sys, http_ingress_config config, worker_actor worker)
+    : sys_(sys), config_(std::move(config)), worker_(std::move(worker)) {
     if (!config_.embed_model.empty())
       embed_key_ = model_key(config_.embed_model);
   }
@@ -345,7 +346,7 @@ private:
     queued.dialect = endpoint == net::native_endpoint::embeddings
                        ? api_dialect::ollama_legacy_embeddings
                        : api_dialect::ollama;
-    run_job(queued, out);
+    run_job(req, queued, out);
   }
 
   template <class Parse>
@@ -374,12 +375,49 @@ private:
     queued.dialect = dialect;
     queued.include_usage = call.include_usage;
     queued.base64_embeddings = call.base64_embeddings;
-    run_job(queued, out);
+    run_job(req, queued, out);
+  }
+
+  /// Reads X-Foreman-Priority and X-Foreman-Client into the job; false
+  /// (with a 400 sent) when one is malformed.
+  static bool take_caller_headers(const net::http_request& http, queued_request& req,
+                                  net::http_responder& out) {
+    auto priority = http.header("X-Foreman-Priority");
+    if (!priority.empty()) {
+      try {
+        size_t used = 0;
+        auto value = std::stol(priority, &used);
+        if (used != priority.size() || value < -1000000 || value > 1000000)
+          throw std::out_of_range{"priority"};
+        req.spec.priority = static_cast<int32_t>(value);
+      } catch (const std::exception&) {
+        send_error(out, req.dialect, 400,
+                   "invalid X-Foreman-Priority header '" + priority
+                     + "': expected an integer from -1000000 to 1000000");
+        return false;
+      }
+    }
+    auto client = http.header("X-Foreman-Client");
+    if (client.size() > 128
+        || std::any_of(client.begin(), client.end(), [](char c) {
+             return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+           })) {
+      send_error(out, req.dialect, 400,
+                 "invalid X-Foreman-Client header: expected at most 128 "
+                 "printable characters");
+      return false;
+    }
+    req.spec.client = client;
+    req.spec.load_options = net::load_options_of(req.spec.payload);
+    return true;
   }
 
   /// Stores the job, waits for it, and writes its answer; cancels it when
   /// the caller leaves.
-  void run_job(const queued_request& req, net::http_responder& out) {
+  void run_job(const net::http_request& http, queued_request& req,
+               net::http_responder& out) {
+    if (!take_caller_headers(http, req, out))
+      return;
     waiting_slot slot{waiting_callers_, config_.max_waiting_callers};
     if (!slot.admitted())
       return send_busy(out, req.dialect);
@@ -391,9 +429,9 @@ private:
     bool finished = false;
     while (!finished) {
       self->receive(
-        [&](accepted_atom, const job& stored) {
+        [&](accepted_atom, const job& stored, int64_t position) {
           job_id = stored.id;
-          answer.on_accepted(stored.id);
+          answer.on_accepted(stored.id, position);
         },
         [&](const job_chunk& chunk) {
           if (!caller_gone && !answer.on_chunk(chunk.line))
@@ -453,8 +491,8 @@ private:
                           + "': expected a positive integer");
     }
     caf::scoped_actor self{sys_};
-    self->request(store_, store_read_timeout, caf::get_atom_v, id)
-      .receive([&](const job& x) { out.send(200, json_type, net::job_json(x)); },
+    self->request(worker_, job_read_timeout, position_atom_v, id)
+      .receive([&](const job_status& x) { out.send(200, json_type, net::job_json(x)); },
                [&](const caf::error& err) {
                  if (has_code(err, foreman_errc::job_not_found))
                    send_error(out, api_dialect::ollama, 404,
@@ -467,7 +505,6 @@ private:
   caf::actor_system& sys_;
   http_ingress_config config_;
   worker_actor worker_;
-  store_actor store_;
   std::string embed_key_;
   std::atomic<int> waiting_callers_{0};
 };
@@ -495,10 +532,10 @@ http_ingress(http_ingress_actor::stateful_pointer<ingress_state> self,
 
 http_ingress_actor spawn_http_ingress(caf::actor_system& sys,
                                       http_ingress_config config,
-                                      worker_actor worker, store_actor store) {
+                                      worker_actor worker) {
   auto options = config.server;
   auto handler = std::make_shared<routes>(sys, std::move(config),
-                                          std::move(worker), std::move(store));
+                                          std::move(worker));
   // Bind before spawning, so a taken port is reported to the caller.
   auto server = std::make_shared<std::unique_ptr<net::http_server>>(
     std::make_unique<net::http_server>(

@@ -22,10 +22,11 @@ struct http_ingress_config {
 };
 
 /// Binds foreman's HTTP server and spawns the HTTP INGRESS actor that owns
-/// it; the server stops when the actor exits. Throws std::runtime_error when
+/// it; its threads hand every job to the worker. The server stops when the
+/// actor exits. Throws std::runtime_error when
 /// the address cannot be bound.
 http_ingress_actor spawn_http_ingress(caf::actor_system& sys,
                                       http_ingress_config config,
-                                      worker_actor worker, store_actor store);
+                                      worker_actor worker);
 
 } // namespace foreman

@@ -18,19 +18,24 @@ struct store_state {
   store_config config;
 };
 
+/// The caf::error for one of the store's exceptions.
+caf::error as_error(const store_error& e) {
+  if (dynamic_cast<const job_not_found_error*>(&e))
+    return make_error(foreman_errc::job_not_found, e.what());
+  if (dynamic_cast<const queue_full_error*>(&e))
+    return make_error(foreman_errc::queue_full, e.what());
+  if (dynamic_cast<const invalid_transition_error*>(&e))
+    return make_error(foreman_errc::invalid_transition, e.what());
+  return make_error(foreman_errc::store_failure, e.what());
+}
+
 /// Runs a database call, turning the store's exceptions into errors.
 template <class F>
 auto guarded(F call) -> caf::result<decltype(call())> {
   try {
     return call();
-  } catch (const job_not_found_error& e) {
-    return make_error(foreman_errc::job_not_found, e.what());
-  } catch (const queue_full_error& e) {
-    return make_error(foreman_errc::queue_full, e.what());
-  } catch (const invalid_transition_error& e) {
-    return make_error(foreman_errc::invalid_transition, e.what());
   } catch (const store_error& e) {
-    return make_error(foreman_errc::store_failure, e.what());
+    return as_error(e);
   }
 }
 
@@ -53,10 +58,18 @@ store(store_actor::stateful_pointer<store_state> self,
         throw job_not_found_error{"job " + std::to_string(id) + " not found"};
       });
     },
-    [=](candidates_atom, const std::vector<std::string>& resident_keys) {
-      return guarded([&] {
-        return queue_candidates{self->state.db->candidates(resident_keys)};
-      });
+    [=](candidates_atom, const std::vector<std::string>& resident_groups,
+        int64_t now_ms) {
+      return guarded(
+        [&] { return self->state.db->candidates(resident_groups, now_ms); });
+    },
+    [=](position_atom, int64_t id) -> caf::result<job, queue_ahead> {
+      try {
+        auto [x, ahead] = self->state.db->position(id);
+        return {std::move(x), std::move(ahead)};
+      } catch (const store_error& e) {
+        return as_error(e);
+      }
     },
     [=](const job_transition& change) {
       return guarded([&] { return self->state.db->apply(change, now_unix_ms()); });

@@ -1,9 +1,15 @@
 #include "actors/target_client.hpp"
 
 #include <memory>
+#include <optional>
 #include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 #include <caf/actor_system.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -14,41 +20,59 @@
 #include "net/ollama_http.hpp"
 #include "net/stream_aggregator.hpp"
 
-namespace foreman {
+namespace foreman::target_client_detail {
 
-namespace {
-
-/// One exchange with the target, as a runner performs it.
+/// One exchange with the target, as a runner performs it. Runners are local
+/// to their client (never published), so the message may carry the call
+/// object the client aborts.
 struct exchange {
   std::string method;
   std::string path;
   std::string body;
-  std::chrono::milliseconds timeout;
+  std::chrono::milliseconds timeout{0};
   /// Set for streamed inference: the kind whose chunks to aggregate and the
   /// job they belong to.
   std::optional<job_kind> streamed_kind;
   int64_t job_id = 0;
+  std::shared_ptr<net::abortable_call> call;
+  /// Where the runner sends the chunks it reads.
+  target_client_actor client;
 };
 
-/// A detached actor that performs one blocking exchange and quits.
+} // namespace foreman::target_client_detail
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(foreman::target_client_detail::exchange)
+
+namespace foreman {
+
+namespace {
+
+using target_client_detail::exchange;
+
+/// A long-lived detached actor (its own thread, so blocking I/O never stalls
+/// CAF's scheduler) that performs one blocking exchange per request.
 using call_runner_actor
-  = caf::typed_actor<caf::replies_to<call_atom>::with<target_reply>>;
+  = caf::typed_actor<caf::replies_to<call_atom, exchange>::with<target_reply>>;
+
+/// How many runners wait idle for the next call. The worker runs one job at a
+/// time; /api/ps polls and embedder warm-ups run beside it. More calls at
+/// once get runners of their own, which quit when done.
+constexpr size_t max_idle_runners = 3;
 
 /// Reads a streamed answer, passing each chunk to the client as it arrives
 /// and building the whole answer from them.
 target_reply perform_streamed(call_runner_actor::pointer self,
-                              net::abortable_call& call, const http_url& target,
-                              const exchange& x, const target_client_actor& client) {
+                              const http_url& target, const exchange& x) {
   net::stream_aggregator answer{*x.streamed_kind};
   std::optional<std::string> problem;
-  auto reply = call.perform(target, x.method, x.path, x.body, x.timeout,
-                            [&](const std::string& line) {
-                              if (problem)
-                                return;
-                              problem = answer.add(line);
-                              if (!problem)
-                                self->send(client, job_chunk{x.job_id, line});
-                            });
+  auto reply = x.call->perform(target, x.method, x.path, x.body, x.timeout,
+                               [&](const std::string& line) {
+                                 if (problem)
+                                   return;
+                                 problem = answer.add(line);
+                                 if (!problem)
+                                   self->send(x.client, job_chunk{x.job_id, line});
+                               });
   if (reply.failure != target_failure::none)
     return reply;
   if (problem)
@@ -59,17 +83,15 @@ target_reply perform_streamed(call_runner_actor::pointer self,
   return target_reply{target_failure::none, reply.http_status, answer.result()};
 }
 
-call_runner_actor::behavior_type
-call_runner(call_runner_actor::pointer self,
-            std::shared_ptr<net::abortable_call> call, http_url target,
-            exchange x, target_client_actor client) {
+call_runner_actor::behavior_type call_runner(call_runner_actor::pointer self,
+                                             http_url target) {
   return {
-    [=](call_atom) {
-      auto reply = x.streamed_kind
-                     ? perform_streamed(self, *call, target, x, client)
-                     : call->perform(target, x.method, x.path, x.body, x.timeout);
-      self->quit();
-      return reply;
+    [=](call_atom, const exchange& x) {
+      // Chunks go runner -> client with send() and the reply follows them
+      // on the same path, so the client sees every chunk before the reply.
+      return x.streamed_kind
+               ? perform_streamed(self, target, x)
+               : x.call->perform(target, x.method, x.path, x.body, x.timeout);
     },
   };
 }
@@ -82,50 +104,93 @@ struct call_entry {
 struct target_client_state {
   static inline const char* name = "target_client";
   target_client_config config;
+  /// Kept-alive connections to the target, shared by every call.
+  std::shared_ptr<net::connection_pool> pool;
   /// Calls under way for jobs: to abort them and to route their chunks.
   std::unordered_map<int64_t, call_entry> calls;
+  /// Every call under way, foreman's own included.
+  std::unordered_set<std::shared_ptr<net::abortable_call>> in_flight;
+  /// Every runner alive, and those waiting for a call.
+  std::vector<call_runner_actor> runners;
+  std::vector<call_runner_actor> idle_runners;
 
   ~target_client_state() {
-    // Runners blocked on the target must not outlive foreman's shutdown.
-    for (auto& entry : calls)
-      entry.second.call->abort();
+    // Runners blocked on the target must not outlive foreman's shutdown:
+    // abort their calls, then let them go once they answer.
+    for (auto& call : in_flight)
+      call->abort();
+    for (auto& runner : runners)
+      caf::anon_send_exit(runner, caf::exit_reason::user_shutdown);
   }
 };
 
 using client_pointer = target_client_actor::stateful_pointer<target_client_state>;
 
-/// Starts a runner for one exchange; `done` sees its reply.
+void retire(client_pointer self, const call_runner_actor& runner) {
+  auto& runners = self->state.runners;
+  for (auto i = runners.begin(); i != runners.end(); ++i)
+    if (*i == runner) {
+      runners.erase(i);
+      break;
+    }
+}
+
+/// Hands one exchange to an idle runner (or a new one); `done` sees its
+/// reply.
 template <class OnReply>
-void start_exchange(client_pointer self, std::shared_ptr<net::abortable_call> call,
-                    exchange x, OnReply done) {
-  auto runner = self->spawn<caf::detached>(call_runner, std::move(call),
-                                           self->state.config.target,
-                                           std::move(x),
-                                           target_client_actor{self});
-  self->request(runner, caf::infinite, call_atom_v)
-    .then(std::move(done), [done](caf::error& err) mutable {
-      target_reply failed{target_failure::connection, 0, describe(err)};
-      done(failed);
-    });
+void start_exchange(client_pointer self, exchange x, OnReply done) {
+  auto& st = self->state;
+  call_runner_actor runner;
+  if (!st.idle_runners.empty()) {
+    runner = std::move(st.idle_runners.back());
+    st.idle_runners.pop_back();
+  } else {
+    runner = self->spawn<caf::detached>(call_runner, st.config.target);
+    st.runners.push_back(runner);
+  }
+  auto call = x.call;
+  st.in_flight.insert(call);
+  x.client = target_client_actor{self};
+  self->request(runner, caf::infinite, call_atom_v, std::move(x))
+    .then(
+      [=](target_reply& reply) mutable {
+        auto& st = self->state;
+        st.in_flight.erase(call);
+        if (st.idle_runners.size() < max_idle_runners) {
+          st.idle_runners.push_back(runner);
+        } else {
+          retire(self, runner);
+          self->send_exit(runner, caf::exit_reason::user_shutdown);
+        }
+        done(reply);
+      },
+      [=](caf::error& err) mutable {
+        self->state.in_flight.erase(call);
+        retire(self, runner);
+        target_reply failed{target_failure::connection, 0, describe(err)};
+        done(failed);
+      });
 }
 
 target_client_actor::behavior_type
 target_client(client_pointer self, target_client_config config) {
   self->state.config = std::move(config);
+  self->state.pool = std::make_shared<net::connection_pool>();
   return {
     [=](call_atom, target_request& request, chunk_sink_actor& sink) {
       auto rp = self->make_response_promise<target_reply>();
-      auto call = std::make_shared<net::abortable_call>();
+      auto call = std::make_shared<net::abortable_call>(self->state.pool);
       auto job_id = request.job_id;
       if (job_id != 0)
         self->state.calls[job_id] = call_entry{call, std::move(sink)};
       auto kind = request.kind;
       auto run = request.purpose == target_purpose::run;
       exchange x{"POST", net::target_path(kind), net::target_body(request),
-                 self->state.config.call_timeout, std::nullopt, job_id};
+                 self->state.config.call_timeout, std::nullopt, job_id, call,
+                 target_client_actor{}};
       if (run && kind != job_kind::embed)
         x.streamed_kind = kind;
-      start_exchange(self, call, std::move(x), [=](target_reply& reply) mutable {
+      start_exchange(self, std::move(x), [=](target_reply& reply) mutable {
         auto i = self->state.calls.find(job_id);
         if (i != self->state.calls.end() && i->second.call == call)
           self->state.calls.erase(i);
@@ -154,21 +219,21 @@ target_client(client_pointer self, target_client_config config) {
     [=](ps_atom) {
       auto rp = self->make_response_promise<std::vector<resident_model>>();
       exchange x{"GET", "/api/ps", "", self->state.config.ps_timeout,
-                 std::nullopt, 0};
-      start_exchange(
-        self, std::make_shared<net::abortable_call>(), std::move(x),
-        [=](target_reply& reply) mutable {
-          if (reply.failure != target_failure::none) {
-            rp.deliver(make_error(foreman_errc::target_unreachable,
-                                  "GET /api/ps: " + reply.body));
-            return;
-          }
-          if (auto models = net::parse_ps_reply(reply.body))
-            rp.deliver(std::move(*models));
-          else
-            rp.deliver(make_error(foreman_errc::target_unreachable,
-                                  "GET /api/ps: the reply is not a model list"));
-        });
+                 std::nullopt, 0,
+                 std::make_shared<net::abortable_call>(self->state.pool),
+                 target_client_actor{}};
+      start_exchange(self, std::move(x), [=](target_reply& reply) mutable {
+        if (reply.failure != target_failure::none) {
+          rp.deliver(make_error(foreman_errc::target_unreachable,
+                                "GET /api/ps: " + reply.body));
+          return;
+        }
+        if (auto models = net::parse_ps_reply(reply.body))
+          rp.deliver(std::move(*models));
+        else
+          rp.deliver(make_error(foreman_errc::target_unreachable,
+                                "GET /api/ps: the reply is not a model list"));
+      });
       return rp;
     },
   };
@@ -178,7 +243,11 @@ target_client(client_pointer self, target_client_config config) {
 
 target_client_actor spawn_target_client(caf::actor_system& sys,
                                         target_client_config config) {
-  return sys.spawn(target_client, std::move(config));
+  // Detached too: every call crosses the client several times (request,
+  // chunks, reply), and a thread of its own wakes on each message at once,
+  // where the work-stealing scheduler's idle workers notice new work only
+  // at their next poll. The client itself never blocks.
+  return sys.spawn<caf::detached>(target_client, std::move(config));
 }
 
 } // namespace foreman

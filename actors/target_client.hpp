@@ -18,8 +18,9 @@ struct target_client_config {
   std::chrono::milliseconds ps_timeout{std::chrono::seconds{5}};
 };
 
-/// Spawns the TARGET CLIENT actor. Each call runs in a detached actor of its
-/// own, so the client stays responsive and can abort calls under way.
+/// Spawns the TARGET CLIENT actor (detached). Calls run in long-lived
+/// detached runner actors (a few, reused from call to call) over kept-alive
+/// connections, so the client stays responsive and can abort calls under way.
 target_client_actor spawn_target_client(caf::actor_system& sys,
                                         target_client_config config);
 

@@ -1,7 +1,9 @@
 #include "actors/worker.hpp"
 
 #include <algorithm>
+#include <map>
 #include <optional>
+#include <random>
 #include <unordered_map>
 #include <vector>
 
@@ -31,11 +33,24 @@ struct waiter {
 /// The job holding the execution slot.
 struct running_job {
   int64_t id = 0;
+  /// Tells this attempt's timeout from those of earlier attempts.
+  int32_t serial = 0;
   bool cancel_requested = false;
+  /// FOREMAN_JOB_TIMEOUT passed and the call was aborted.
+  bool timed_out = false;
+  /// When the current call to the target started (for the duration stats).
+  int64_t call_started_ms = 0;
+  std::string model_key;
   /// Some chunks already reached streaming callers.
   bool chunks_forwarded = false;
   /// Callers of cancel, answered once the job is cancelled.
   std::vector<caf::typed_response_promise<job>> cancellers;
+};
+
+/// Recent durations of one model's loads and runs, for queue estimates.
+struct model_timings {
+  double load_ms = -1; // exponential moving averages; -1 = never seen
+  double run_ms = -1;
 };
 
 struct worker_state {
@@ -46,10 +61,18 @@ struct worker_state {
   inventory_actor inventory;
   std::unordered_map<int64_t, std::vector<waiter>> waiting;
   std::optional<running_job> running;
+  int32_t attempt_serial = 0;
   /// A choice of the next job is under way.
   bool picking = false;
   /// Work arrived while picking: pick again afterwards.
   bool pick_again = false;
+  /// The wake-up for the earliest retry is set for this time; 0 = none.
+  int64_t retry_wake_at_ms = 0;
+  /// The group (model and load options) each model was last run with: a
+  /// resident model serves that group without a reload.
+  std::map<std::string, std::string> loaded_groups;
+  std::map<std::string, model_timings> timings;
+  std::minstd_rand jitter{std::random_device{}()};
 };
 
 using worker_pointer = worker_actor::stateful_pointer<worker_state>;
@@ -137,8 +160,19 @@ void end_interrupted_streams(worker_pointer self, const job& j) {
     self->state.waiting.erase(i);
 }
 
+/// Exponential backoff with full jitter: attempt n waits a random time up
+/// to base * 2^(n-1), capped, so retries of many jobs do not arrive in step.
+int64_t retry_delay_ms(worker_pointer self, int32_t attempt) {
+  auto base = self->state.config.retry_backoff_ms;
+  auto ceiling = std::min<int64_t>(base << std::min(attempt - 1, 16),
+                                   self->state.config.max_retry_backoff_ms);
+  std::uniform_int_distribution<int64_t> pick{ceiling / 2, ceiling};
+  return pick(self->state.jitter);
+}
+
 void requeue(worker_pointer self, const job& j, std::string message) {
-  job_transition change{j.id, job_state::queued, std::move(message), false};
+  job_transition change{j.id, job_state::queued, std::move(message), false,
+                        now_unix_ms() + retry_delay_ms(self, j.attempt)};
   self->request(self->state.store, caf::infinite, change)
     .then(
       [=](const job& queued) {
@@ -169,7 +203,12 @@ void finish_cancelled(worker_pointer self, int64_t job_id) {
 
 /// A call to the target went wrong: retry connection failures while
 /// attempts remain; anything else ends the job.
-void on_target_failure(worker_pointer self, const job& j, const target_reply& reply) {
+void on_target_failure(worker_pointer self, const job& j, target_reply reply) {
+  if (self->state.running && self->state.running->timed_out)
+    reply = target_reply{target_failure::connection, 0,
+                         "no answer within FOREMAN_JOB_TIMEOUT ("
+                           + std::to_string(self->state.config.job_timeout_ms)
+                           + " ms)"};
   switch (reply.failure) {
     case target_failure::connection:
     case target_failure::aborted:
@@ -194,10 +233,28 @@ void on_target_failure(worker_pointer self, const job& j, const target_reply& re
 
 void note_residency(worker_pointer self, const job& j) {
   auto key = model_key(j.model);
-  if (self->state.config.job_keep_alive.unloads_immediately())
+  if (self->state.config.job_keep_alive.unloads_immediately()) {
+    self->state.loaded_groups.erase(key);
     self->send(self->state.inventory, unloaded_atom_v, key);
-  else
+  } else {
+    self->state.loaded_groups[key] = j.group_key;
     self->send(self->state.inventory, loaded_atom_v, key);
+  }
+}
+
+/// Folds the duration of the call just finished into the model's averages.
+void record_duration(worker_pointer self, double model_timings::*field) {
+  auto& running = self->state.running;
+  if (!running || running->call_started_ms == 0)
+    return;
+  auto elapsed = static_cast<double>(now_unix_ms() - running->call_started_ms);
+  auto& average = self->state.timings[running->model_key].*field;
+  average = average < 0 ? elapsed : 0.7 * average + 0.3 * elapsed;
+}
+
+void start_call_clock(worker_pointer self) {
+  if (self->state.running)
+    self->state.running->call_started_ms = now_unix_ms();
 }
 
 void complete(worker_pointer self, const job& j, const target_reply& reply) {
@@ -240,9 +297,11 @@ void run(worker_pointer self, const job& j) {
   if (cancel_requested(self))
     return finish_cancelled(self, j.id);
   log_info("worker", describe_job(j));
+  start_call_clock(self);
   self->request(self->state.target, caf::infinite, call_atom_v,
                 make_request(self, j, target_purpose::run), chunk_sink(self))
     .then(on_reply(self, j, [=](const target_reply& reply) {
+      record_duration(self, &model_timings::run_ms);
       note_residency(self, j);
       complete(self, j, reply);
     }));
@@ -263,17 +322,27 @@ void load(worker_pointer self, const job& j) {
   if (cancel_requested(self))
     return finish_cancelled(self, j.id);
   log_info("worker", describe_job(j));
+  start_call_clock(self);
   self->request(self->state.target, caf::infinite, call_atom_v,
                 make_request(self, j, target_purpose::load), chunk_sink(self))
     .then(on_reply(self, j, [=](const target_reply&) {
+      record_duration(self, &model_timings::load_ms);
+      self->state.loaded_groups[model_key(j.model)] = j.group_key;
       self->send(self->state.inventory, loaded_atom_v, model_key(j.model));
       start_working(self, j, false);
     }));
 }
 
-void begin(worker_pointer self, int64_t job_id, bool model_resident) {
-  self->state.running.emplace();
-  self->state.running->id = job_id;
+void begin(worker_pointer self, const queued_job& chosen, bool model_resident) {
+  auto job_id = chosen.id;
+  auto& st = self->state;
+  st.running.emplace();
+  st.running->id = job_id;
+  st.running->serial = ++st.attempt_serial;
+  st.running->model_key = chosen.group_key.substr(0, chosen.group_key.find('|'));
+  if (st.config.job_timeout_ms > 0)
+    self->delayed_send(self, std::chrono::milliseconds{st.config.job_timeout_ms},
+                       timeout_atom_v, job_id, st.running->serial);
   if (model_resident) {
     job stub;
     stub.id = job_id;
@@ -284,6 +353,31 @@ void begin(worker_pointer self, int64_t job_id, bool model_resident) {
   self->request(self->state.store, caf::infinite, change)
     .then([=](const job& loading) { load(self, loading); },
           [=](const caf::error& err) { on_store_error(self, job_id, err); });
+}
+
+/// The groups the resident models serve without a reload: each model with
+/// the load options foreman last ran it with, or its defaults when foreman
+/// has not run it.
+std::vector<std::string> resident_groups(worker_pointer self,
+                                         const std::vector<std::string>& models) {
+  std::vector<std::string> groups;
+  for (auto& model : models) {
+    auto i = self->state.loaded_groups.find(model);
+    groups.push_back(i != self->state.loaded_groups.end() ? i->second
+                                                          : model + "|");
+  }
+  return groups;
+}
+
+/// Wakes the worker when the earliest backing-off job becomes eligible.
+void wake_for_retry(worker_pointer self, int64_t retry_at_ms) {
+  auto& st = self->state;
+  if (retry_at_ms == 0
+      || (st.retry_wake_at_ms != 0 && st.retry_wake_at_ms <= retry_at_ms))
+    return;
+  st.retry_wake_at_ms = retry_at_ms;
+  auto delay = std::max<int64_t>(retry_at_ms - now_unix_ms(), 0);
+  self->delayed_send(self, std::chrono::milliseconds{delay + 1}, wake_atom_v);
 }
 
 void pick_next(worker_pointer self) {
@@ -303,32 +397,77 @@ void pick_next(worker_pointer self) {
   };
   self->request(st.inventory, caf::infinite, residents_atom_v)
     .then(
-      [=](const std::vector<std::string>& residents) {
+      [=](const std::vector<std::string>& models) {
+        auto groups = resident_groups(self, models);
         self->request(self->state.store, caf::infinite, candidates_atom_v,
-                      residents)
+                      groups, now_unix_ms())
           .then(
             [=](const queue_candidates& queue) {
               auto& st = self->state;
               st.picking = false;
-              auto choice = choose_next_job(queue.jobs, residents,
-                                            now_unix_ms(), st.config.rules);
+              wake_for_retry(self, queue.next_retry_at_ms);
+              auto choice = choose_next_job(queue.jobs, groups, now_unix_ms(),
+                                            st.config.rules);
               if (!choice) {
                 if (st.pick_again)
                   pick_next(self);
                 return;
               }
-              auto chosen = std::find_if(queue.jobs.begin(), queue.jobs.end(),
-                                         [&](const queued_job& x) {
-                                           return x.id == *choice;
-                                         });
-              auto resident = std::find(residents.begin(), residents.end(),
-                                        chosen->model_key)
-                              != residents.end();
-              begin(self, *choice, resident);
+              auto& chosen = *std::find_if(queue.jobs.begin(), queue.jobs.end(),
+                                           [&](const queued_job& x) {
+                                             return x.id == *choice;
+                                           });
+              auto resident = std::find(groups.begin(), groups.end(),
+                                        chosen.group_key)
+                              != groups.end();
+              begin(self, chosen, resident);
             },
             retry_later);
       },
       retry_later);
+}
+
+/// When the job may start: now, plus what runs and waits before it, from the
+/// recent durations of their models; 0 when nothing has been timed yet.
+int64_t estimate_start(worker_pointer self, const job& x, const queue_ahead& ahead) {
+  auto& st = self->state;
+  double known = 0;
+  int samples = 0;
+  for (auto& [model, t] : st.timings)
+    if (t.run_ms >= 0) {
+      known += t.run_ms;
+      ++samples;
+    }
+  if (samples == 0)
+    return 0;
+  auto fallback_run = known / samples;
+  auto run_ms = [&](const std::string& model) {
+    auto i = st.timings.find(model);
+    return i != st.timings.end() && i->second.run_ms >= 0 ? i->second.run_ms
+                                                           : fallback_run;
+  };
+  auto load_ms = [&](const std::string& model) {
+    auto i = st.timings.find(model);
+    return i != st.timings.end() && i->second.load_ms >= 0 ? i->second.load_ms
+                                                            : 0.0;
+  };
+  auto now = now_unix_ms();
+  double wait = 0;
+  if (st.running) {
+    auto elapsed = st.running->call_started_ms > 0
+                     ? static_cast<double>(now - st.running->call_started_ms)
+                     : 0.0;
+    wait += std::max(0.0, run_ms(st.running->model_key) - elapsed);
+  }
+  for (auto& [model, count] : ahead.by_model) {
+    wait += static_cast<double>(count) * run_ms(model);
+    if (st.loaded_groups.count(model) == 0)
+      wait += load_ms(model);
+  }
+  auto own_model = model_key(x.model);
+  if (st.loaded_groups.count(own_model) == 0)
+    wait += load_ms(own_model);
+  return now + static_cast<int64_t>(wait);
 }
 
 worker_actor::behavior_type
@@ -352,9 +491,20 @@ worker(worker_pointer self, worker_config config, store_actor store,
           [=](const job& stored) mutable {
             log_info("worker", describe_job(stored));
             self->state.waiting[stored.id].push_back(waiter{rp, sink, stream});
-            if (sink)
-              self->send(sink, accepted_atom_v, stored);
             pick_next(self);
+            if (!sink)
+              return;
+            // The caller learns the job and its place in the queue.
+            self->request(self->state.store, caf::infinite, position_atom_v, stored.id)
+              .then(
+                [=](const job& current, const queue_ahead& ahead) {
+                  self->send(sink, accepted_atom_v, current,
+                             current.state == job_state::queued ? ahead.position
+                                                                : int64_t{0});
+                },
+                [=](const caf::error&) {
+                  self->send(sink, accepted_atom_v, stored, int64_t{0});
+                });
           },
           [=](const caf::error& err) mutable { rp.deliver(err); });
       return rp;
@@ -396,7 +546,36 @@ worker(worker_pointer self, worker_config config, store_actor store,
           running->chunks_forwarded = true;
         }
     },
-    [=](wake_atom) { pick_next(self); },
+    [=](position_atom, int64_t job_id) {
+      auto rp = self->make_response_promise<job_status>();
+      self->request(self->state.store, caf::infinite, position_atom_v, job_id)
+        .then(
+          [=](const job& x, const queue_ahead& ahead) mutable {
+            job_status status{x, -1, 0};
+            if (x.state == job_state::queued) {
+              status.queue_position = ahead.position;
+              status.estimated_start_ms = estimate_start(self, x, ahead);
+            }
+            rp.deliver(std::move(status));
+          },
+          [=](const caf::error& err) mutable { rp.deliver(err); });
+      return rp;
+    },
+    [=](timeout_atom, int64_t job_id, int32_t serial) {
+      auto& running = self->state.running;
+      if (!running || running->id != job_id || running->serial != serial
+          || running->cancel_requested)
+        return;
+      log_warning("worker", "job=" + std::to_string(job_id)
+                              + " exceeded FOREMAN_JOB_TIMEOUT, aborting its call");
+      running->timed_out = true;
+      self->send(self->state.target, abort_atom_v, job_id);
+    },
+    [=](wake_atom) {
+      if (self->state.retry_wake_at_ms <= now_unix_ms())
+        self->state.retry_wake_at_ms = 0;
+      pick_next(self);
+    },
   };
 }
 

@@ -13,6 +13,12 @@ struct worker_config {
   keep_alive job_keep_alive = keep_alive::forever();
   /// Attempts for jobs submitted without their own max_attempts.
   int32_t default_max_attempts = 3;
+  /// The first retry waits up to this long, each further one twice as long.
+  int64_t retry_backoff_ms = 1000;
+  int64_t max_retry_backoff_ms = 60000;
+  /// A call to the target that takes longer is aborted and counts as a failed
+  /// attempt; 0 = no limit.
+  int64_t job_timeout_ms = 0;
   scheduling_rules rules;
 };
 

@@ -65,6 +65,8 @@ service::service(caf::actor_system& sys, const settings& config)
   wcfg.default_max_attempts = config.max_attempts;
   wcfg.rules.max_wait_ms = config.max_wait_ms;
   wcfg.rules.drain_by_model = config.drain_by_model;
+  wcfg.job_timeout_ms = config.job_timeout_ms;
+  wcfg.retry_backoff_ms = config.retry_backoff_ms;
   st.worker = spawn_worker(sys, wcfg, st.store, st.target, st.inventory);
   http_ingress_config http;
   http.server.host = config.listen_host;
@@ -76,7 +78,7 @@ service::service(caf::actor_system& sys, const settings& config)
   http.target = config.ollama_url;
   http.embed_model = config.embed_model;
   try {
-    st.ingress = spawn_http_ingress(sys, std::move(http), st.worker, st.store);
+    st.ingress = spawn_http_ingress(sys, std::move(http), st.worker);
   } catch (...) {
     stop();
     throw;

@@ -11,15 +11,19 @@ bool older(const queued_job& a, const queued_job& b) {
   return a.id < b.id;
 }
 
-bool is_resident(const queued_job& x, const std::vector<std::string>& keys) {
-  return std::find(keys.begin(), keys.end(), x.model_key) != keys.end();
+bool earlier_turn(const queued_job& a, const queued_job& b) {
+  return a.turn != b.turn ? a.turn < b.turn : older(a, b);
+}
+
+bool is_resident(const queued_job& x, const std::vector<std::string>& groups) {
+  return std::find(groups.begin(), groups.end(), x.group_key) != groups.end();
 }
 
 } // namespace
 
 std::optional<int64_t>
 choose_next_job(const std::vector<queued_job>& candidates,
-                const std::vector<std::string>& resident_model_keys,
+                const std::vector<std::string>& resident_group_keys,
                 int64_t now_ms, const scheduling_rules& rules) {
   if (candidates.empty())
     return std::nullopt;
@@ -37,10 +41,10 @@ choose_next_job(const std::vector<queued_job>& candidates,
   for (auto& x : candidates) {
     if (x.priority != top_priority)
       continue;
-    if (best_any == nullptr || older(x, *best_any))
+    if (best_any == nullptr || earlier_turn(x, *best_any))
       best_any = &x;
-    if (rules.drain_by_model && is_resident(x, resident_model_keys)
-        && (best_resident == nullptr || older(x, *best_resident)))
+    if (rules.drain_by_model && is_resident(x, resident_group_keys)
+        && (best_resident == nullptr || earlier_turn(x, *best_resident)))
       best_resident = &x;
   }
   return best_resident != nullptr ? best_resident->id : best_any->id;

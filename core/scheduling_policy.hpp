@@ -1,6 +1,6 @@
 #pragma once
 
-// Which queued job runs next: a pure function of the candidates, the models
+// Which queued job runs next: a pure function of the candidates, the groups
 // resident on the target and the clock, so it can be tested on its own.
 
 #include <cstdint>
@@ -16,19 +16,22 @@ struct scheduling_rules {
   /// A job that has waited this long goes next whatever its model; 0 = no
   /// bound.
   int64_t max_wait_ms = 0;
-  /// Prefer jobs whose model is resident (drain by model); false gives plain
-  /// priority-then-FIFO order, the baseline the benchmarks compare against.
+  /// Prefer jobs whose group is resident (drain by model); false gives plain
+  /// priority-then-turn order, the baseline the benchmarks compare against.
   bool drain_by_model = true;
 };
 
 /// Picks among `candidates` (see queue_candidates):
 /// 1. the longest-waiting job once it has waited max_wait or more;
-/// 2. otherwise, within the highest priority, the oldest job whose model is
-///    resident (no reload);
-/// 3. otherwise the oldest job of the highest priority.
+/// 2. otherwise, within the highest priority, the job with the earliest turn
+///    whose group (model and load options) is resident, so no reload is
+///    needed;
+/// 3. otherwise the job with the earliest turn of the highest priority.
+/// Turns interleave clients, so within a priority and a group clients take
+/// turns; ties go to the older job.
 std::optional<int64_t>
 choose_next_job(const std::vector<queued_job>& candidates,
-                const std::vector<std::string>& resident_model_keys,
+                const std::vector<std::string>& resident_group_keys,
                 int64_t now_ms, const scheduling_rules& rules);
 
 } // namespace foreman

@@ -105,6 +105,24 @@ const std::vector<option>& options() {
        s.max_queue = static_cast<int32_t>(*n);
        return std::nullopt;
      }},
+    {"job-timeout", "FOREMAN_JOB_TIMEOUT", "10m",
+     "a call to the target taking longer is aborted and counts as an attempt",
+     [](settings& s, const std::string& v) -> std::optional<std::string> {
+       auto ms = parse_seconds_or_duration_ms(v);
+       if (!ms || *ms <= 0)
+         return "expected a positive duration such as 90s or 10m, or plain seconds";
+       s.job_timeout_ms = *ms;
+       return std::nullopt;
+     }},
+    {"retry-backoff", "FOREMAN_RETRY_BACKOFF", "1s",
+     "first retry delay after a connection error; doubles per attempt, with jitter",
+     [](settings& s, const std::string& v) -> std::optional<std::string> {
+       auto ms = parse_seconds_or_duration_ms(v);
+       if (!ms || *ms <= 0)
+         return "expected a positive duration such as 500ms or 2s";
+       s.retry_backoff_ms = *ms;
+       return std::nullopt;
+     }},
     {"scheduling", "FOREMAN_SCHEDULING", "drain-by-model",
      "drain-by-model, or fifo to turn grouping by resident model off",
      [](settings& s, const std::string& v) -> std::optional<std::string> {

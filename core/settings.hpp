@@ -27,6 +27,10 @@ struct settings {
   int64_t max_wait_ms = 5 * 60 * 1000;
   /// false = plain FIFO within a priority (for comparison runs).
   bool drain_by_model = true;
+  /// A call to the target taking longer is aborted (a failed attempt).
+  int64_t job_timeout_ms = 10 * 60 * 1000;
+  /// The first retry after a connection error waits up to this long.
+  int64_t retry_backoff_ms = 1000;
   /// Queued jobs beyond which submissions get 503.
   int32_t max_queue = 512;
   /// Synchronous callers that may wait at once, each holding an HTTP server

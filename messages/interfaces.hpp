@@ -23,9 +23,11 @@ using store_actor = caf::typed_actor<
   /// Reads a job; fails with job_not_found.
   caf::replies_to<caf::get_atom, int64_t>::with<job>,
   /// The queued jobs the scheduling policy chooses from, given the resident
-  /// model keys.
-  caf::replies_to<candidates_atom, std::vector<std::string>>::with<
+  /// group keys and the time (backoffs not yet over are left out).
+  caf::replies_to<candidates_atom, std::vector<std::string>, int64_t>::with<
     queue_candidates>,
+  /// A job and the queued jobs ahead of it.
+  caf::replies_to<position_atom, int64_t>::with<job, queue_ahead>,
   /// Applies a state change in one transaction; fails with
   /// invalid_transition when the job is not in a state that allows it.
   caf::replies_to<job_transition>::with<job>,
@@ -37,8 +39,8 @@ using chunk_sink_actor = caf::typed_actor<caf::reacts_to<job_chunk>>;
 
 /// Receives what the worker tells a waiting caller before the outcome.
 using job_sink_actor = caf::typed_actor<
-  /// The job was stored; it carries the id.
-  caf::reacts_to<accepted_atom, job>,
+  /// The job was stored; it carries the id, and its queue position.
+  caf::reacts_to<accepted_atom, job, int64_t>,
   /// A chunk of the answer (streaming callers only).
   caf::reacts_to<job_chunk>>;
 
@@ -53,8 +55,12 @@ using worker_actor = caf::typed_actor<
   /// call to the target. Answers with the cancelled job; fails with
   /// invalid_transition when the job has already ended.
   caf::replies_to<cancel_atom, int64_t>::with<job>,
+  /// A job with its queue position and estimated start.
+  caf::replies_to<position_atom, int64_t>::with<job_status>,
   /// INTERNAL: a chunk from the target client for the running job.
   caf::reacts_to<job_chunk>,
+  /// INTERNAL: the running job's call for this attempt took too long.
+  caf::reacts_to<timeout_atom, int64_t, int32_t>,
   /// INTERNAL: look for the next job to run.
   caf::reacts_to<wake_atom>>;
 
@@ -87,7 +93,7 @@ using inventory_actor = caf::typed_actor<
   caf::reacts_to<warm_atom>>;
 
 /// The HTTP INGRESS actor interface: owns foreman's HTTP server, whose
-/// handler threads talk to the worker and the store.
+/// handler threads talk to the worker.
 using http_ingress_actor = caf::typed_actor<
   /// The port the server listens on.
   caf::replies_to<port_atom>::with<uint16_t>>;

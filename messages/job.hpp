@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <caf/meta/type_name.hpp>
@@ -36,12 +37,19 @@ struct job_spec {
   /// 0 = the worker's configured default.
   int32_t max_attempts = 0;
   std::string state_webhook_url;
+  /// Who submitted it (API key name or X-Foreman-Client); clients take
+  /// turns. Empty = anonymous.
+  std::string client;
+  /// The request's load-relevant options in canonical form ("num_ctx=8192");
+  /// jobs that differ here need a reload of the same model.
+  std::string load_options;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_spec& x) {
   return f(caf::meta::type_name("job_spec"), x.kind, x.model, x.payload,
-           x.priority, x.max_attempts, x.state_webhook_url);
+           x.priority, x.max_attempts, x.state_webhook_url, x.client,
+           x.load_options);
 }
 
 /// A stored job. Times are Unix milliseconds; 0 means "not yet".
@@ -58,18 +66,25 @@ struct job {
   std::string result;
   std::string error;
   std::string state_webhook_url;
+  std::string client;
+  /// Normalised model plus load options: jobs of one group run without a
+  /// reload between them.
+  std::string group_key;
   int64_t created_at_ms = 0;
   int64_t updated_at_ms = 0;
   int64_t started_at_ms = 0;
   int64_t finished_at_ms = 0;
+  /// A retry waits until then (backoff); 0 = no wait.
+  int64_t not_before_ms = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job& x) {
   return f(caf::meta::type_name("job"), x.id, x.kind, x.model, x.state,
            x.priority, x.attempt, x.max_attempts, x.payload, x.result,
-           x.error, x.state_webhook_url, x.created_at_ms, x.updated_at_ms,
-           x.started_at_ms, x.finished_at_ms);
+           x.error, x.state_webhook_url, x.client, x.group_key,
+           x.created_at_ms, x.updated_at_ms, x.started_at_ms,
+           x.finished_at_ms, x.not_before_ms);
 }
 
 /// A state change requested by the worker; the store applies it in one
@@ -81,12 +96,14 @@ struct job_transition {
   std::string error;
   /// Counts an attempt when the job starts loading or working.
   bool starts_attempt = false;
+  /// Back to queued: not to run before this time (backoff); 0 = at once.
+  int64_t not_before_ms = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_transition& x) {
   return f(caf::meta::type_name("job_transition"), x.job_id, x.to, x.error,
-           x.starts_attempt);
+           x.starts_attempt, x.not_before_ms);
 }
 
 /// A job's successful end: result text plus the completion artifact,
@@ -133,28 +150,60 @@ typename Inspector::result_type inspect(Inspector& f, job_chunk& x) {
 /// The scheduling-relevant facts of one queued job.
 struct queued_job {
   int64_t id = 0;
-  /// Normalised model name (see core/model_name.hpp).
-  std::string model_key;
+  /// Model plus load options (see job::group_key).
+  std::string group_key;
   int32_t priority = 0;
+  /// Its place in the fair order: clients take turns (see job_store).
+  int64_t turn = 0;
   int64_t created_at_ms = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, queued_job& x) {
-  return f(caf::meta::type_name("queued_job"), x.id, x.model_key, x.priority,
-           x.created_at_ms);
+  return f(caf::meta::type_name("queued_job"), x.id, x.group_key, x.priority,
+           x.turn, x.created_at_ms);
 }
 
 /// The few queued jobs the scheduling policy chooses from, read through
-/// indexes: the head of the queue, the head for each resident model, and the
-/// job that has waited longest.
+/// indexes: the head of the queue, the head for each resident group, and
+/// the job that has waited longest; only jobs whose backoff has passed.
 struct queue_candidates {
   std::vector<queued_job> jobs;
+  /// When the earliest backing-off job becomes eligible; 0 = none waits.
+  int64_t next_retry_at_ms = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, queue_candidates& x) {
-  return f(caf::meta::type_name("queue_candidates"), x.jobs);
+  return f(caf::meta::type_name("queue_candidates"), x.jobs,
+           x.next_retry_at_ms);
+}
+
+/// Where a queued job stands: how many queued jobs run before it, by model.
+struct queue_ahead {
+  int64_t position = 0;
+  /// (model key, queued jobs ahead of it for that model).
+  std::vector<std::pair<std::string, int64_t>> by_model;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, queue_ahead& x) {
+  return f(caf::meta::type_name("queue_ahead"), x.position, x.by_model);
+}
+
+/// A job with its place in the queue and the estimated start, for callers.
+struct job_status {
+  job record;
+  /// Jobs ahead of it; -1 when it is not queued.
+  int64_t queue_position = -1;
+  /// Unix ms; 0 when unknown or not queued.
+  int64_t estimated_start_ms = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_status& x) {
+  return f(caf::meta::type_name("job_status"), x.record, x.queue_position,
+           x.estimated_start_ms);
 }
 
 } // namespace foreman

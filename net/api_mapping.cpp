@@ -184,6 +184,26 @@ parse_native_request(native_endpoint endpoint, std::string_view body) {
   return call;
 }
 
+std::string load_options_of(std::string_view payload) {
+  // The keys whose change makes Ollama reload the model, in sorted order.
+  static const char* const load_keys[] = {"draft_num_predict", "main_gpu",
+                                          "num_batch", "num_ctx", "num_gpu",
+                                          "num_thread", "use_mmap"};
+  auto obj = parse_object(payload);
+  if (!obj || !obj->isObject("options"))
+    return {};
+  auto options = obj->getObject("options");
+  std::string out;
+  for (auto key : load_keys) {
+    if (!options->has(key) || options->isNull(key))
+      continue;
+    if (!out.empty())
+      out += ",";
+    out += std::string{key} + "=" + options->get(key).toString();
+  }
+  return out;
+}
+
 std::string with_keep_alive(std::string_view body, const std::string& keep_alive_json) {
   auto obj = parse_object(body);
   return obj ? stringify_with_keep_alive(obj, keep_alive_json) : std::string{body};
@@ -210,7 +230,8 @@ std::optional<std::string> model_of(std::string_view body) {
   return std::nullopt;
 }
 
-std::string job_json(const job& x) {
+std::string job_json(const job_status& status) {
+  auto& x = status.record;
   std::string out = "{\"id\":" + std::to_string(x.id);
   out += ",\"kind\":" + json_quote(to_string(x.kind));
   out += ",\"model\":" + json_quote(x.model);
@@ -221,6 +242,13 @@ std::string job_json(const job& x) {
   out += ",\"result\":" + json_or_null(x.result);
   out += ",\"error\":" + json_or_null(x.error);
   out += ",\"state_webhook_url\":" + json_or_null(x.state_webhook_url);
+  out += ",\"client\":" + json_or_null(x.client);
+  out += ",\"queue_position\":"
+         + (status.queue_position >= 0 ? std::to_string(status.queue_position)
+                                       : std::string{"null"});
+  out += ",\"estimated_start_at\":" + time_or_null(status.estimated_start_ms);
+  out += ",\"next_attempt_at\":"
+         + time_or_null(x.state == job_state::queued ? x.not_before_ms : 0);
   out += ",\"created_at\":" + time_or_null(x.created_at_ms);
   out += ",\"updated_at\":" + time_or_null(x.updated_at_ms);
   out += ",\"started_at\":" + time_or_null(x.started_at_ms);

@@ -37,6 +37,11 @@ enum class native_endpoint { chat, generate, embed, embeddings };
 std::variant<inference_call, request_problem>
 parse_native_request(native_endpoint endpoint, std::string_view body);
 
+/// The payload's load-relevant options (ollama-api.md §5) in canonical form,
+/// e.g. "num_ctx=8192,num_gpu=1"; "" when it has none. Jobs whose forms
+/// differ need the model reloaded between them.
+std::string load_options_of(std::string_view payload);
+
 /// `body` (a JSON object) with its keep_alive replaced by `keep_alive_json`.
 std::string with_keep_alive(std::string_view body, const std::string& keep_alive_json);
 
@@ -46,8 +51,9 @@ std::string legacy_embedding_reply(std::string_view embed_reply);
 /// The `model` string of a JSON body, if it has one.
 std::optional<std::string> model_of(std::string_view body);
 
-/// The job as GET /jobs/{id} shows it.
-std::string job_json(const job& x);
+/// The job as GET /jobs/{id} shows it, with its queue position and
+/// estimated start while it is queued.
+std::string job_json(const job_status& x);
 
 /// The body foreman sends to the target for `request`: the job's payload
 /// with foreman's keep_alive, streamed for chat and generate; or for a load,

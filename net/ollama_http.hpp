@@ -1,9 +1,11 @@
 #pragma once
 
 // Blocking HTTP exchanges with the Ollama target, abortable from another
-// thread.
+// thread, optionally over kept-alive connections.
 
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -16,12 +18,56 @@ namespace foreman::net {
 /// Receives each line of a streamed (NDJSON) answer as it arrives.
 using line_handler = std::function<void(const std::string& line)>;
 
+/// Idle keep-alive connections to targets, shared by the calls made with it;
+/// thread-safe. A connection goes back to the pool only after an exchange
+/// that completed cleanly (whole answer read, the target keeps the
+/// connection open); one that failed or was aborted is closed, never reused.
+class connection_pool {
+public:
+  /// Keeps at most `max_idle` idle connections, each for at most
+  /// `max_idle_time` (targets close idle connections on their own schedule).
+  explicit connection_pool(std::size_t max_idle = 4,
+                           std::chrono::milliseconds max_idle_time
+                           = std::chrono::seconds{5});
+  ~connection_pool();
+
+  connection_pool(const connection_pool&) = delete;
+  connection_pool& operator=(const connection_pool&) = delete;
+
+  struct statistics {
+    /// New connections opened by calls made with the pool.
+    uint64_t opened = 0;
+    /// Exchanges sent on a connection taken from the pool.
+    uint64_t reused = 0;
+    /// Exchanges sent again on a new connection because the reused one
+    /// turned out closed by the target before it answered anything.
+    uint64_t retried = 0;
+    /// Idle connections found closed or expired and dropped.
+    uint64_t dropped = 0;
+  };
+  statistics stats() const;
+
+  /// The number of idle connections now.
+  std::size_t idle() const;
+
+private:
+  friend class abortable_call;
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
 /// One blocking HTTP exchange. `perform` runs on the calling thread;
 /// `abort` may be called from any thread and makes `perform` return
 /// target_failure::aborted.
 class abortable_call {
 public:
+  /// Uses a new connection, closed after the exchange.
   abortable_call();
+  /// Takes a kept-alive connection from `pool` when one is idle and gives it
+  /// back after a clean exchange. When the target closed the reused
+  /// connection before answering anything, the exchange is sent once more
+  /// on a new connection.
+  explicit abortable_call(std::shared_ptr<connection_pool> pool);
   ~abortable_call();
 
   abortable_call(const abortable_call&) = delete;

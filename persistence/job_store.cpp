@@ -48,6 +48,25 @@ const char* const migrations[] = {
   "  WHERE state = 'queued';"
   "CREATE INDEX jobs_queue_age ON jobs(id) WHERE state = 'queued';"
   "CREATE INDEX jobs_by_state ON jobs(state);",
+  // 3: fair turns between clients, grouping by load options, retry backoff
+  "ALTER TABLE jobs ADD COLUMN client TEXT NOT NULL DEFAULT '';"
+  "ALTER TABLE jobs ADD COLUMN group_key TEXT NOT NULL DEFAULT '';"
+  "ALTER TABLE jobs ADD COLUMN turn INTEGER NOT NULL DEFAULT 0;"
+  "ALTER TABLE jobs ADD COLUMN not_before INTEGER NOT NULL DEFAULT 0;"
+  "UPDATE jobs SET group_key = model_key || '|', turn = id;"
+  "DROP INDEX jobs_queue_order;"
+  "DROP INDEX jobs_queue_by_model;"
+  "CREATE INDEX jobs_queue_order ON jobs(priority DESC, turn, id)"
+  "  WHERE state = 'queued';"
+  "CREATE INDEX jobs_queue_by_group ON jobs(group_key, priority DESC, turn, id)"
+  "  WHERE state = 'queued';"
+  "CREATE INDEX jobs_queue_by_client ON jobs(client, turn)"
+  "  WHERE state = 'queued';"
+  "CREATE INDEX jobs_queue_backoff ON jobs(not_before)"
+  "  WHERE state = 'queued' AND not_before > 0;"
+  "CREATE TABLE scheduler_state (name TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+  "INSERT INTO scheduler_state VALUES ('served_turn',"
+  "  (SELECT coalesce(max(turn), 0) FROM jobs WHERE state != 'queued'));",
 };
 
 static_assert(sizeof(migrations) / sizeof(migrations[0])
@@ -55,23 +74,25 @@ static_assert(sizeof(migrations) / sizeof(migrations[0])
 
 constexpr const char* job_columns
   = "id, kind, model, state, priority, attempt, max_attempts, payload, "
-    "result, error, state_webhook_url, created_at, updated_at, started_at, "
-    "finished_at";
+    "result, error, state_webhook_url, client, group_key, created_at, "
+    "updated_at, started_at, finished_at, not_before";
 
 const std::string begin_sql = "BEGIN IMMEDIATE";
 const std::string commit_sql = "COMMIT";
 const std::string rollback_sql = "ROLLBACK";
 const std::string insert_job_sql
   = "INSERT INTO jobs (kind, model, model_key, state, priority, payload, "
-    "max_attempts, state_webhook_url, created_at, updated_at) "
-    "VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?8)";
+    "max_attempts, state_webhook_url, created_at, updated_at, client, "
+    "group_key, turn) "
+    "VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11)";
 const std::string select_job_sql = std::string{"SELECT "} + job_columns
                                    + " FROM jobs WHERE id = ?1";
 const std::string update_state_sql
   = "UPDATE jobs SET state = ?2, error = ?3, attempt = attempt + ?4, "
     "updated_at = ?5, "
     "started_at = CASE WHEN ?6 AND started_at = 0 THEN ?5 ELSE started_at END, "
-    "finished_at = CASE WHEN ?7 THEN ?5 ELSE finished_at END "
+    "finished_at = CASE WHEN ?7 THEN ?5 ELSE finished_at END, "
+    "not_before = ?8 "
     "WHERE id = ?1";
 const std::string finish_job_sql
   = "UPDATE jobs SET state = 'done', result = ?2, error = '', updated_at = ?3, "
@@ -92,21 +113,44 @@ const std::string requeue_sql
   = "UPDATE jobs SET state = 'queued', updated_at = ?1 "
     "WHERE state IN ('loading', 'working')";
 
+// Fair turns: a job's turn is one past the later of the turn last served and
+// its client's last queued turn, so a client's batch takes consecutive turns
+// and another client's job slots in right after the turn being served.
+const std::string served_turn_sql
+  = "SELECT value FROM scheduler_state WHERE name = 'served_turn'";
+const std::string client_last_turn_sql
+  = "SELECT max(turn) FROM jobs INDEXED BY jobs_queue_by_client "
+    "WHERE state = 'queued' AND client = ?1";
+const std::string serve_turn_sql
+  = "UPDATE scheduler_state SET value = max(value, "
+    "(SELECT turn FROM jobs WHERE id = ?1)) WHERE name = 'served_turn'";
+
 // The scheduling queries. Each names its partial index (INDEXED BY), so
-// SQLite reads one index entry instead of planning a scan and sort, and
-// refuses to prepare the query if the index could not serve it.
+// SQLite walks the index in order instead of planning a scan and sort, and
+// refuses to prepare the query if the index could not serve it. Jobs still
+// backing off (not_before > now) are skipped.
 std::string queued_select(const char* index) {
-  return std::string{"SELECT id, model_key, priority, created_at FROM jobs "
+  return std::string{"SELECT id, group_key, priority, turn, created_at FROM jobs "
                      "INDEXED BY "}
-         + index + " WHERE state = 'queued' ";
+         + index + " WHERE state = 'queued' AND not_before <= ?1 ";
 }
 const std::string queue_head_sql
-  = queued_select("jobs_queue_order") + "ORDER BY priority DESC, id LIMIT 1";
+  = queued_select("jobs_queue_order")
+    + "ORDER BY priority DESC, turn, id LIMIT 1";
 const std::string queue_oldest_sql
   = queued_select("jobs_queue_age") + "ORDER BY id LIMIT 1";
-const std::string queue_head_for_model_sql
-  = queued_select("jobs_queue_by_model")
-    + "AND model_key = ?1 ORDER BY priority DESC, id LIMIT 1";
+const std::string queue_head_for_group_sql
+  = queued_select("jobs_queue_by_group")
+    + "AND group_key = ?2 ORDER BY priority DESC, turn, id LIMIT 1";
+const std::string job_turn_sql = "SELECT turn FROM jobs WHERE id = ?1";
+const std::string next_retry_sql
+  = "SELECT min(not_before) FROM jobs INDEXED BY jobs_queue_backoff "
+    "WHERE state = 'queued' AND not_before > 0 AND not_before > ?1";
+// Jobs ahead of one in the priority-and-turn order, by model.
+const std::string ahead_by_model_sql
+  = "SELECT model_key, count(*) FROM jobs INDEXED BY jobs_queue_order "
+    "WHERE state = 'queued' AND (priority > ?1 OR (priority = ?1 AND "
+    "(turn < ?2 OR (turn = ?2 AND id < ?3)))) GROUP BY model_key";
 
 // -- statement wrapper ---------------------------------------------------------
 
@@ -192,16 +236,20 @@ job read_job(const statement& row) {
   x.result = row.text(8);
   x.error = row.text(9);
   x.state_webhook_url = row.text(10);
-  x.created_at_ms = row.integer(11);
-  x.updated_at_ms = row.integer(12);
-  x.started_at_ms = row.integer(13);
-  x.finished_at_ms = row.integer(14);
+  x.client = row.text(11);
+  x.group_key = row.text(12);
+  x.created_at_ms = row.integer(13);
+  x.updated_at_ms = row.integer(14);
+  x.started_at_ms = row.integer(15);
+  x.finished_at_ms = row.integer(16);
+  x.not_before_ms = row.integer(17);
   return x;
 }
 
 queued_job read_queued(const statement& row) {
   return queued_job{row.integer(0), row.text(1),
-                    static_cast<int32_t>(row.integer(2)), row.integer(3)};
+                    static_cast<int32_t>(row.integer(2)), row.integer(3),
+                    row.integer(4)};
 }
 
 } // namespace
@@ -342,10 +390,17 @@ job job_store::insert(const job_spec& spec, int64_t now_ms, int64_t queue_limit)
       if (count.integer(0) >= queue_limit)
         throw queue_full_error{std::to_string(queue_limit) + " jobs are queued"};
     }
+    auto& served = impl_->prepared(served_turn_sql).bind();
+    served.step();
+    auto served_turn = served.integer(0);
+    auto& client_last = impl_->prepared(client_last_turn_sql).bind(spec.client);
+    client_last.step();
+    auto turn = std::max(served_turn, client_last.integer(0)) + 1;
+    auto key = model_key(spec.model);
     impl_->prepared(insert_job_sql)
-      .bind(std::string{to_string(spec.kind)}, spec.model,
-             model_key(spec.model), spec.priority, spec.payload,
-             spec.max_attempts, spec.state_webhook_url, now_ms)
+      .bind(std::string{to_string(spec.kind)}, spec.model, key, spec.priority,
+            spec.payload, spec.max_attempts, spec.state_webhook_url, now_ms,
+            spec.client, key + "|" + spec.load_options, turn)
       .run();
     return impl_->get(sqlite3_last_insert_rowid(impl_->db));
   });
@@ -355,22 +410,42 @@ std::optional<job> job_store::find(int64_t id) {
   return impl_->find(id);
 }
 
-std::vector<queued_job>
-job_store::candidates(const std::vector<std::string>& resident_model_keys) {
-  std::vector<queued_job> result;
+queue_candidates
+job_store::candidates(const std::vector<std::string>& resident_group_keys,
+                      int64_t now_ms) {
+  queue_candidates result;
   auto add_first_row = [&](statement& q) {
     if (q.step()) {
       auto x = read_queued(q);
       auto same_id = [&](const queued_job& y) { return y.id == x.id; };
-      if (std::none_of(result.begin(), result.end(), same_id))
-        result.push_back(std::move(x));
+      if (std::none_of(result.jobs.begin(), result.jobs.end(), same_id))
+        result.jobs.push_back(std::move(x));
     }
   };
-  add_first_row(impl_->prepared(queue_head_sql).bind());
-  add_first_row(impl_->prepared(queue_oldest_sql).bind());
-  for (auto& key : resident_model_keys)
-    add_first_row(impl_->prepared(queue_head_for_model_sql).bind(key));
+  add_first_row(impl_->prepared(queue_head_sql).bind(now_ms));
+  add_first_row(impl_->prepared(queue_oldest_sql).bind(now_ms));
+  for (auto& key : resident_group_keys)
+    add_first_row(impl_->prepared(queue_head_for_group_sql).bind(now_ms, key));
+  auto& retry = impl_->prepared(next_retry_sql).bind(now_ms);
+  retry.step();
+  result.next_retry_at_ms = retry.integer(0);
   return result;
+}
+
+std::pair<job, queue_ahead> job_store::position(int64_t id) {
+  auto x = impl_->get(id);
+  queue_ahead ahead;
+  if (x.state != job_state::queued)
+    return {std::move(x), ahead};
+  auto& turn = impl_->prepared(job_turn_sql).bind(id);
+  turn.step();
+  auto& q = impl_->prepared(ahead_by_model_sql)
+              .bind(int64_t{x.priority}, turn.integer(0), id);
+  while (q.step()) {
+    ahead.by_model.emplace_back(q.text(0), q.integer(1));
+    ahead.position += q.integer(1);
+  }
+  return {std::move(x), ahead};
 }
 
 job job_store::apply(const job_transition& change, int64_t now_ms) {
@@ -384,9 +459,12 @@ job job_store::apply(const job_transition& change, int64_t now_ms) {
                   || change.to == job_state::working;
     impl_->prepared(update_state_sql)
       .bind(change.job_id, std::string{to_string(change.to)}, change.error,
-             int64_t{change.starts_attempt ? 1 : 0}, now_ms,
-             int64_t{starts ? 1 : 0}, int64_t{is_terminal(change.to) ? 1 : 0})
+            int64_t{change.starts_attempt ? 1 : 0}, now_ms,
+            int64_t{starts ? 1 : 0}, int64_t{is_terminal(change.to) ? 1 : 0},
+            change.to == job_state::queued ? change.not_before_ms : int64_t{0})
       .run();
+    if (current.state == job_state::queued && starts)
+      impl_->prepared(serve_turn_sql).bind(change.job_id).run();
     return impl_->get(change.job_id);
   });
 }
@@ -443,7 +521,9 @@ std::vector<std::string> job_store::candidate_query_plans() {
   };
   explain(queue_head_sql);
   explain(queue_oldest_sql);
-  explain(queue_head_for_model_sql);
+  explain(queue_head_for_group_sql);
+  explain(next_retry_sql);
+  explain(client_last_turn_sql);
   return plans;
 }
 

@@ -8,6 +8,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "messages/job.hpp"
@@ -44,8 +45,9 @@ struct artifact {
 
 class job_store {
 public:
-  /// Schema versions: 1 = jobs and artifacts, 2 = the queue indexes.
-  static constexpr int latest_schema_version = 2;
+  /// Schema versions: 1 = jobs and artifacts, 2 = the queue indexes,
+  /// 3 = fair turns, load-option groups and retry backoff.
+  static constexpr int latest_schema_version = 3;
 
   /// Opens or creates the database at `path` and migrates it up to
   /// `schema_version`. Throws store_error naming the file and the problem.
@@ -62,16 +64,21 @@ public:
   /// Returns how many.
   int requeue_interrupted(int64_t now_ms);
 
-  /// Stores a queued job. With `queue_limit` > 0, throws queue_full_error
-  /// when that many jobs are queued already.
+  /// Stores a queued job, giving it the next fair turn of its client. With
+  /// `queue_limit` > 0, throws queue_full_error when that many jobs are
+  /// queued already.
   job insert(const job_spec& spec, int64_t now_ms, int64_t queue_limit = 0);
 
   std::optional<job> find(int64_t id);
 
   /// The queued jobs the scheduler chooses from (see queue_candidates), each
   /// read through an index.
-  std::vector<queued_job>
-  candidates(const std::vector<std::string>& resident_model_keys);
+  queue_candidates candidates(const std::vector<std::string>& resident_group_keys,
+                              int64_t now_ms);
+
+  /// A job and, when it is queued, the queued jobs ahead of it in priority
+  /// and turn order, by model. Throws job_not_found_error.
+  std::pair<job, queue_ahead> position(int64_t id);
 
   /// Applies a state change in one transaction. Throws job_not_found_error
   /// or invalid_transition_error.

@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE core_tests
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <map>
 
 #include "core/duration.hpp"
@@ -178,49 +179,100 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(scheduling)
 
-queued_job queued(int64_t id, std::string model, int32_t priority = 0,
-                  int64_t created_at_ms = 0) {
-  return queued_job{id, std::move(model), priority, created_at_ms};
+/// A queued job; its turn defaults to its id (one anonymous client).
+queued_job queued(int64_t id, std::string group, int32_t priority = 0,
+                  int64_t created_at_ms = 0, int64_t turn = -1) {
+  return queued_job{id, std::move(group), priority, turn < 0 ? id : turn,
+                    created_at_ms};
 }
 
-const scheduling_rules no_bound{0};
+const scheduling_rules no_bound{0, true};
 
 BOOST_AUTO_TEST_CASE(nothing_queued_means_nothing_to_run) {
-  BOOST_TEST(!choose_next_job({}, {"a:latest"}, 0, no_bound).has_value());
+  BOOST_TEST(!choose_next_job({}, {"a|"}, 0, no_bound).has_value());
 }
 
-BOOST_AUTO_TEST_CASE(oldest_job_when_no_model_is_resident) {
-  auto next = choose_next_job({queued(5, "b:latest"), queued(3, "a:latest")},
-                              {}, 0, no_bound);
+BOOST_AUTO_TEST_CASE(earliest_turn_when_nothing_is_resident) {
+  auto next = choose_next_job({queued(5, "b|"), queued(3, "a|")}, {}, 0, no_bound);
   BOOST_TEST(*next == 3);
 }
 
-BOOST_AUTO_TEST_CASE(resident_model_first_even_if_younger) {
-  auto next = choose_next_job(
-    {queued(3, "a:latest"), queued(9, "b:latest"), queued(7, "c:latest")},
-    {"c:latest", "b:latest"}, 0, no_bound);
+BOOST_AUTO_TEST_CASE(a_resident_group_goes_first_even_if_younger) {
+  auto next = choose_next_job({queued(3, "a|"), queued(9, "b|"), queued(7, "c|")},
+                              {"c|", "b|"}, 0, no_bound);
   BOOST_TEST(*next == 7);
 }
 
-BOOST_AUTO_TEST_CASE(fifo_rules_ignore_residency) {
-  scheduling_rules fifo{0, false};
-  auto next = choose_next_job({queued(3, "a:latest"), queued(9, "b:latest")},
-                              {"b:latest"}, 0, fifo);
-  BOOST_TEST(*next == 3);
+BOOST_AUTO_TEST_CASE(the_same_model_with_other_load_options_needs_a_reload) {
+  // llama3.2 is loaded with num_ctx=4096; a num_ctx=8192 job would reload
+  // it, so the default-options job of a model that is not loaded waits too,
+  // and the older job runs.
+  auto next = choose_next_job({queued(3, "llama3.2:latest|num_ctx=8192"),
+                               queued(4, "llama3.2:latest|num_ctx=4096")},
+                              {"llama3.2:latest|num_ctx=4096"}, 0, no_bound);
+  BOOST_TEST(*next == 4);
+  next = choose_next_job({queued(3, "llama3.2:latest|num_ctx=8192"),
+                          queued(4, "llama3.2:latest|")},
+                         {"llama3.2:latest|"}, 0, no_bound);
+  BOOST_TEST(*next == 4);
 }
 
-BOOST_AUTO_TEST_CASE(priority_beats_residency) {
-  auto next = choose_next_job({queued(3, "a:latest", 0), queued(8, "b:latest", 5)},
-                              {"a:latest"}, 0, no_bound);
+BOOST_AUTO_TEST_CASE(priority_beats_residency_and_age) {
+  auto next = choose_next_job({queued(3, "a|", 0), queued(8, "b|", 5)}, {"a|"}, 0,
+                              no_bound);
+  BOOST_TEST(*next == 8);
+  next = choose_next_job({queued(3, "a|", -2), queued(8, "b|", -1)}, {}, 0,
+                         no_bound);
   BOOST_TEST(*next == 8);
 }
 
 BOOST_AUTO_TEST_CASE(a_job_waiting_past_max_wait_goes_next) {
-  scheduling_rules rules{60'000};
-  std::vector<queued_job> jobs{queued(1, "a:latest", 0, 1'000),
-                               queued(2, "b:latest", 0, 50'000)};
-  BOOST_TEST(*choose_next_job(jobs, {"b:latest"}, 60'999, rules) == 2);
-  BOOST_TEST(*choose_next_job(jobs, {"b:latest"}, 61'000, rules) == 1);
+  scheduling_rules rules{60'000, true};
+  std::vector<queued_job> jobs{queued(1, "a|", 0, 1'000),
+                               queued(2, "b|", 0, 50'000)};
+  BOOST_TEST(*choose_next_job(jobs, {"b|"}, 60'999, rules) == 2);
+  BOOST_TEST(*choose_next_job(jobs, {"b|"}, 61'000, rules) == 1);
+  // Even over a higher priority.
+  jobs.push_back(queued(3, "b|", 9, 59'000));
+  BOOST_TEST(*choose_next_job(jobs, {"b|"}, 61'000, rules) == 1);
+  BOOST_TEST(*choose_next_job(jobs, {"b|"}, 60'000, rules) == 3);
+}
+
+BOOST_AUTO_TEST_CASE(clients_take_turns_within_a_group) {
+  // Client A queued 1000 jobs (turns 1..1000) before client B's single job
+  // arrived while turn 1 was being served: B's job got turn 2.
+  auto next = choose_next_job({queued(2, "a|", 0, 0, 2),    // A's second
+                               queued(1001, "a|", 0, 0, 2)}, // B's first
+                              {"a|"}, 0, no_bound);
+  BOOST_TEST(*next == 2); // equal turns: the older job
+  next = choose_next_job({queued(3, "a|", 0, 0, 3), queued(1001, "a|", 0, 0, 2)},
+                         {"a|"}, 0, no_bound);
+  BOOST_TEST(*next == 1001);
+}
+
+BOOST_AUTO_TEST_CASE(fifo_rules_ignore_residency) {
+  scheduling_rules fifo{0, false};
+  auto next = choose_next_job({queued(3, "a|"), queued(9, "b|")}, {"b|"}, 0, fifo);
+  BOOST_TEST(*next == 3);
+}
+
+BOOST_AUTO_TEST_CASE(a_simulated_day_never_starves_anyone) {
+  // A stream of jobs for a resident model and one job for another model:
+  // drain by model keeps serving the resident model until max_wait passes.
+  scheduling_rules rules{30'000, true};
+  std::vector<queued_job> queue{queued(1, "other|", 0, 0)};
+  int64_t clock = 0;
+  int64_t next_id = 2;
+  for (; clock < 100'000; clock += 1'000) {
+    queue.push_back(queued(next_id++, "busy|", 0, clock));
+    auto next = *choose_next_job(queue, {"busy|"}, clock, rules);
+    queue.erase(std::remove_if(queue.begin(), queue.end(),
+                               [&](const queued_job& x) { return x.id == next; }),
+                queue.end());
+    if (next == 1)
+      break;
+  }
+  BOOST_TEST(clock == 30'000);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

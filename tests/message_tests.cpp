@@ -57,6 +57,9 @@ job sample_job() {
   x.result = "hello";
   x.error = "boom";
   x.state_webhook_url = "https://hooks.example/x";
+  x.client = "team-a";
+  x.group_key = "llama3.2:latest|num_ctx=8192";
+  x.not_before_ms = 5;
   x.created_at_ms = 1;
   x.updated_at_ms = 2;
   x.started_at_ms = 3;
@@ -70,15 +73,21 @@ BOOST_FIXTURE_TEST_SUITE(serialization, system_fixture)
 
 BOOST_AUTO_TEST_CASE(job_messages_roundtrip) {
   job_spec spec{job_kind::embed, "all-minilm", R"({"input":"x"})", 7, 3,
-                "http://127.0.0.1:9/hook"};
+                "http://127.0.0.1:9/hook", "team-a", "num_ctx=8192"};
   check_roundtrip(insert_atom_v, spec);
   check_roundtrip(sample_job());
-  check_roundtrip(job_transition{42, job_state::failed, "no route", true});
+  check_roundtrip(job_transition{42, job_state::queued, "no route", true, 99});
   check_roundtrip(job_completion{42, "text", "application/json", "{}"});
   check_roundtrip(job_outcome{sample_job(), 404, R"({"error":"x"})"});
-  check_roundtrip(candidates_atom_v, std::vector<std::string>{"a:latest", "b:1b"});
-  check_roundtrip(queue_candidates{{queued_job{1, "a:latest", 2, 3},
-                                    queued_job{4, "b:latest", 0, 5}}});
+  check_roundtrip(candidates_atom_v, std::vector<std::string>{"a:latest|", "b:1b|"},
+                  int64_t{1700000000000});
+  check_roundtrip(queue_candidates{{queued_job{1, "a:latest|", 2, 7, 3},
+                                    queued_job{4, "b:latest|num_ctx=8", 0, 8, 5}},
+                                   1234});
+  check_roundtrip(sample_job(), queue_ahead{3, {{"a:latest", 2}, {"b:latest", 1}}});
+  check_roundtrip(job_status{sample_job(), 3, 1700000000000});
+  check_roundtrip(timeout_atom_v, int64_t{42}, int32_t{2});
+  check_roundtrip(position_atom_v, int64_t{42});
   check_roundtrip(caf::get_atom_v, int64_t{42});
   check_roundtrip(cancel_atom_v, int64_t{42});
   check_roundtrip(job_chunk{42, R"({"done":false,"message":{"content":"x"}})"});
@@ -109,7 +118,7 @@ BOOST_AUTO_TEST_CASE(errors_roundtrip_with_their_detail) {
 
 BOOST_AUTO_TEST_CASE(actor_handles_roundtrip) {
   auto sink = sys->spawn([]() -> job_sink_actor::behavior_type {
-    return {[](accepted_atom, const job&) {}, [](const job_chunk&) {}};
+    return {[](accepted_atom, const job&, int64_t) {}, [](const job_chunk&) {}};
   });
   check_roundtrip(submit_atom_v, job_spec{}, sink, true);
   check_roundtrip(call_atom_v, target_request{}, chunk_sink_actor{sink});

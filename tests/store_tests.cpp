@@ -1,7 +1,9 @@
 #define BOOST_TEST_MODULE store_tests
 #include <boost/test/unit_test.hpp>
 
+#include <filesystem>
 #include <fstream>
+#include <map>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -119,7 +121,77 @@ BOOST_AUTO_TEST_CASE(a_retry_goes_back_to_the_queue) {
   BOOST_TEST((requeued.state == job_state::queued));
   BOOST_TEST(requeued.attempt == 1);
   BOOST_TEST(requeued.error == "reset");
-  BOOST_TEST(ids_of(db->candidates({})) == std::vector<int64_t>{id});
+  BOOST_TEST(ids_of(db->candidates({}, 3000).jobs) == std::vector<int64_t>{id});
+}
+
+BOOST_AUTO_TEST_CASE(a_backing_off_retry_waits_its_turn) {
+  auto id = db->insert(chat_spec("a"), 1000).id;
+  db->apply({id, job_state::working, "", true}, 2000);
+  auto requeued = db->apply({id, job_state::queued, "reset", false, 5000}, 3000);
+  BOOST_TEST(requeued.not_before_ms == 5000);
+  auto early = db->candidates({}, 4999);
+  BOOST_TEST(early.jobs.empty());
+  BOOST_TEST(early.next_retry_at_ms == 5000);
+  auto due = db->candidates({}, 5000);
+  BOOST_TEST(ids_of(due.jobs) == std::vector<int64_t>{id});
+  BOOST_TEST(due.next_retry_at_ms == 0);
+}
+
+BOOST_AUTO_TEST_CASE(clients_get_interleaved_turns) {
+  auto spec_for = [](const std::string& client) {
+    auto spec = chat_spec("a");
+    spec.client = client;
+    return spec;
+  };
+  std::vector<int64_t> batch;
+  for (int i = 0; i < 5; ++i)
+    batch.push_back(db->insert(spec_for("batch"), 1000 + i).id);
+  db->apply({batch[0], job_state::working, "", true}, 2000); // serving turn 1
+  auto single = db->insert(spec_for("single"), 2001).id;
+  // The single job takes the turn right after the one being served, ahead
+  // of the batch's remaining jobs but for the one that shares its turn.
+  std::vector<int64_t> order;
+  for (;;) {
+    auto candidates = db->candidates({"a:latest|"}, 3000);
+    auto next = choose_next_job(candidates.jobs, {"a:latest|"}, 3000, {});
+    if (!next)
+      break;
+    order.push_back(*next);
+    db->apply({*next, job_state::working, "", true}, 3000);
+  }
+  BOOST_TEST(order == (std::vector<int64_t>{batch[1], single, batch[2], batch[3],
+                                            batch[4]}));
+}
+
+BOOST_AUTO_TEST_CASE(load_options_make_their_own_group) {
+  auto plain = db->insert(chat_spec("a"), 1000);
+  auto big = chat_spec("a");
+  big.load_options = "num_ctx=8192";
+  auto wide = db->insert(big, 1001);
+  BOOST_TEST(plain.group_key == "a:latest|");
+  BOOST_TEST(wide.group_key == "a:latest|num_ctx=8192");
+  auto candidates = db->candidates({"a:latest|num_ctx=8192"}, 2000);
+  BOOST_TEST(*choose_next_job(candidates.jobs, {"a:latest|num_ctx=8192"}, 2000, {})
+             == wide.id);
+}
+
+BOOST_AUTO_TEST_CASE(positions_count_the_jobs_ahead_by_model) {
+  auto a1 = db->insert(chat_spec("a"), 1000).id;
+  auto b1 = db->insert(chat_spec("b"), 1001).id;
+  auto a2 = db->insert(chat_spec("a"), 1002).id;
+  auto urgent = db->insert(chat_spec("c", 5), 1003).id;
+  auto [job_a2, ahead] = db->position(a2);
+  BOOST_TEST(job_a2.id == a2);
+  BOOST_TEST(ahead.position == 3);
+  std::map<std::string, int64_t> by_model(ahead.by_model.begin(), ahead.by_model.end());
+  BOOST_TEST(by_model["a:latest"] == 1);
+  BOOST_TEST(by_model["b:latest"] == 1);
+  BOOST_TEST(by_model["c:latest"] == 1);
+  BOOST_TEST(db->position(urgent).second.position == 0);
+  BOOST_TEST(db->position(a1).second.position == 1);
+  db->apply({b1, job_state::working, "", true}, 2000);
+  BOOST_TEST(db->position(a2).second.position == 2);
+  BOOST_CHECK_THROW(db->position(a2 + 100), job_not_found_error);
 }
 
 BOOST_AUTO_TEST_CASE(candidates_hold_the_heads_the_policy_needs) {
@@ -130,16 +202,17 @@ BOOST_AUTO_TEST_CASE(candidates_hold_the_heads_the_policy_needs) {
   auto b2 = db->insert(chat_spec("b", 2), 1004).id;
   (void) a2;
   // Head of the queue (b2, priority 2), oldest (a1), head of resident c (c1).
-  auto candidates = db->candidates({"c:latest"});
+  auto candidates = db->candidates({"c:latest|"}, 2000).jobs;
   BOOST_TEST(ids_of(candidates) == (std::vector<int64_t>{a1, c1, b2}));
-  BOOST_TEST(*choose_next_job(candidates, {"c:latest"}, 2000, {}) == b2);
+  BOOST_TEST(*choose_next_job(candidates, {"c:latest|"}, 2000, {}) == b2);
   db->apply({b2, job_state::working, "", true}, 2000);
-  candidates = db->candidates({"c:latest"});
+  candidates = db->candidates({"c:latest|"}, 2000).jobs;
   // Same priority now: the resident model's job beats the older a1 and b1.
-  BOOST_TEST(*choose_next_job(candidates, {"c:latest"}, 2000, {}) == c1);
-  BOOST_TEST(*choose_next_job(db->candidates({"b:latest"}), {"b:latest"}, 2000, {})
+  BOOST_TEST(*choose_next_job(candidates, {"c:latest|"}, 2000, {}) == c1);
+  BOOST_TEST(*choose_next_job(db->candidates({"b:latest|"}, 2000).jobs,
+                              {"b:latest|"}, 2000, {})
              == b1);
-  BOOST_TEST(*choose_next_job(db->candidates({}), {}, 2000, {}) == a1);
+  BOOST_TEST(*choose_next_job(db->candidates({}, 2000).jobs, {}, 2000, {}) == a1);
 }
 
 BOOST_AUTO_TEST_CASE(scheduling_queries_use_the_queue_indexes) {
@@ -171,21 +244,40 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(schema)
 
-BOOST_AUTO_TEST_CASE(an_existing_version_1_database_migrates_with_its_jobs) {
+BOOST_AUTO_TEST_CASE(a_database_from_schema_version_2_migrates_with_its_jobs) {
+  // tests/data/foreman-schema-v2.db was written by foreman at schema 2: job 1
+  // done with its completion artifact, job 2 interrupted while working,
+  // job 3 queued.
   temp_dir dir;
   auto path = dir.file("old.db");
-  int64_t id = 0;
-  {
-    job_store v1{path, 1};
-    BOOST_TEST(v1.schema_version() == 1);
-    id = v1.insert(chat_spec("a"), 1000).id;
-  }
+  std::filesystem::copy_file(FOREMAN_TEST_DATA "/foreman-schema-v2.db", path);
   job_store current{path};
   BOOST_TEST(current.schema_version() == job_store::latest_schema_version);
-  BOOST_TEST(current.find(id)->model == "a");
-  BOOST_TEST(ids_of(current.candidates({"a:latest"})) == std::vector<int64_t>{id});
+  auto done = *current.find(1);
+  BOOST_TEST((done.state == job_state::done));
+  BOOST_TEST(done.result == "llama3.2 says: done before");
+  BOOST_TEST(current.find_artifact(1, "completion")->data == R"({"done":true})");
+  BOOST_TEST(current.find(2)->state_webhook_url == "http://127.0.0.1:9/hook");
+  BOOST_TEST(current.find(3)->group_key == "mistral:latest|");
+  BOOST_TEST(current.requeue_interrupted(1800000000000) == 1);
+  // Job 2 has priority 5; job 3 waits behind it.
+  auto candidates = current.candidates({}, 1800000000000).jobs;
+  BOOST_TEST(*choose_next_job(candidates, {}, 1800000000000, {}) == 2);
+  BOOST_TEST(current.position(3).second.position == 1);
+  // New jobs take turns after the migrated ones.
+  auto fresh = current.insert(chat_spec("a"), 1800000000001);
+  BOOST_TEST(current.position(fresh.id).second.position == 2);
   for (auto plan : current.candidate_query_plans())
     BOOST_TEST(plan.find("USING INDEX") != std::string::npos, plan);
+}
+
+BOOST_AUTO_TEST_CASE(a_version_1_database_migrates_to_the_latest) {
+  temp_dir dir;
+  auto path = dir.file("v1.db");
+  { job_store v1{path, 1}; }
+  job_store current{path};
+  BOOST_TEST(current.schema_version() == job_store::latest_schema_version);
+  BOOST_TEST(current.insert(chat_spec("a"), 1000).id == 1);
 }
 
 BOOST_AUTO_TEST_CASE(a_newer_database_is_refused) {
