@@ -9,50 +9,11 @@
 #include <chrono>
 #include <thread>
 
-#include <Poco/Net/SocketAddress.h>
-#include <Poco/Net/StreamSocket.h>
-
 #include "service_fixture.hpp"
 
 using namespace foreman_test;
 
 namespace {
-
-using clock_type = std::chrono::steady_clock;
-
-/// Polls until `condition` holds; false when `limit` passes first.
-template <class Condition>
-bool eventually(Condition condition,
-                std::chrono::milliseconds limit = std::chrono::seconds{20}) {
-  auto deadline = clock_type::now() + limit;
-  while (clock_type::now() < deadline) {
-    if (condition())
-      return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds{10});
-  }
-  return condition();
-}
-
-/// A request whose connection the test closes when it chooses.
-class held_request {
-public:
-  held_request(const std::string& base, const std::string& path,
-               const std::string& body) {
-    auto port = static_cast<uint16_t>(std::stoi(base.substr(base.rfind(':') + 1)));
-    socket_.connect(Poco::Net::SocketAddress{"127.0.0.1", port});
-    auto request = "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                   "Content-Type: application/json\r\nContent-Length: "
-                   + std::to_string(body.size()) + "\r\n\r\n" + body;
-    socket_.sendBytes(request.data(), static_cast<int>(request.size()));
-  }
-
-  void close() {
-    socket_.close();
-  }
-
-private:
-  Poco::Net::StreamSocket socket_;
-};
 
 const std::string busy_body
   = R"({"error":"server busy, please try again.  maximum pending requests exceeded"})";

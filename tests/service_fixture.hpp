@@ -3,10 +3,15 @@
 // foreman's service in the test process, in front of a fake Ollama target
 // child process, over real HTTP on loopback.
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/StreamSocket.h>
 
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
@@ -28,6 +33,41 @@ inline object_ptr parse_json(const std::string& text) {
   Poco::JSON::Parser parser;
   return parser.parse(text).extract<object_ptr>();
 }
+
+/// Polls until `condition` holds; false when `limit` passes first.
+template <class Condition>
+bool eventually(Condition condition,
+                std::chrono::milliseconds limit = std::chrono::seconds{20}) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition())
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  }
+  return condition();
+}
+
+/// A request whose connection the test closes when it chooses.
+class held_request {
+public:
+  held_request(const std::string& base, const std::string& path,
+               const std::string& body, const std::string& extra_headers = "") {
+    auto port = static_cast<uint16_t>(std::stoi(base.substr(base.rfind(':') + 1)));
+    socket_.connect(Poco::Net::SocketAddress{"127.0.0.1", port});
+    auto request = "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                   + extra_headers + "Content-Type: application/json\r\n"
+                   + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n"
+                   + body;
+    socket_.sendBytes(request.data(), static_cast<int>(request.size()));
+  }
+
+  void close() {
+    socket_.close();
+  }
+
+private:
+  Poco::Net::StreamSocket socket_;
+};
 
 /// A chat request body with one user message.
 inline std::string chat_body(const std::string& model, const std::string& message,
