@@ -13,7 +13,7 @@ bench_bin="$build_dir/bench/foreman-bench"
 
 echo "bench: building Release into ${build_dir#"$root"/} (-j$jobs)" >&2
 build_started=$SECONDS
-cmake -S "$source_dir" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release \
+cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release \
   -DFOREMAN_BUILD_TESTS=OFF >/dev/null
 cmake --build "$build_dir" -j"$jobs" --target foreman-bench >/dev/null
 echo "bench: build took $((SECONDS - build_started)) s; running the benchmark" >&2
