@@ -241,6 +241,44 @@ BOOST_AUTO_TEST_CASE(catalogue_endpoints_pass_through) {
   BOOST_TEST(counted >= 1u);
 }
 
+BOOST_AUTO_TEST_CASE(model_management_passes_through) {
+  // A pull streams its progress line by line through foreman.
+  std::vector<std::string> progress;
+  auto pull = http_stream_lines("POST", base + "/api/pull", R"({"name":"phi3"})",
+                                [&](const std::string& line) {
+                                  progress.push_back(line);
+                                  return true;
+                                });
+  BOOST_TEST(pull.status == 200);
+  BOOST_TEST(pull.content_type == "application/x-ndjson");
+  BOOST_REQUIRE(progress.size() > 2u);
+  BOOST_TEST(parse_json(progress.front())->getValue<std::string>("status")
+             == "pulling manifest");
+  BOOST_TEST(parse_json(progress.back())->getValue<std::string>("status") == "success");
+  BOOST_TEST(http_request("GET", base + "/api/tags").body.find("phi3:latest")
+             != std::string::npos);
+  auto failed = post("/api/pull", R"({"model":"notfound-model"})");
+  BOOST_TEST(failed.body.find("file does not exist") != std::string::npos);
+  BOOST_TEST(post("/api/copy", R"({"source":"phi3","destination":"phi3-copy"})").status
+             == 200);
+  BOOST_TEST(post("/api/copy", R"({"source":"nope","destination":"x"})").status == 404);
+  auto created = post("/api/create", R"({"model":"mine","from":"llama3.2","stream":false})");
+  BOOST_TEST(created.status == 200);
+  BOOST_TEST(post("/api/push", R"({"model":"mine","stream":false})").status == 200);
+  auto removed = http_request("DELETE", base + "/api/delete", R"({"model":"phi3-copy"})");
+  BOOST_TEST(removed.status == 200);
+  BOOST_TEST(http_request("DELETE", base + "/api/delete", R"({"model":"phi3-copy"})").status
+             == 404);
+  // Blobs: a digest that does not match the bytes is refused by the target.
+  const std::string digest
+    = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+  BOOST_TEST(http_request("HEAD", base + "/api/blobs/" + digest).status == 404);
+  auto upload = http_request("POST", base + "/api/blobs/" + digest, "bytes",
+                             {{"Content-Type", "application/octet-stream"}});
+  BOOST_TEST(upload.status == 400);
+  BOOST_TEST(upload.body.find("digest mismatch") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(backpressure)
