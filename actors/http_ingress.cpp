@@ -43,6 +43,9 @@ constexpr auto wait_check_interval = std::chrono::milliseconds{100};
 /// How long reading a job may take before the caller gets a 500.
 constexpr auto job_read_timeout = std::chrono::seconds{10};
 
+/// How long a cancellation may take: a running job's call is aborted first.
+constexpr auto cancel_timeout = std::chrono::seconds{30};
+
 /// Pass-through calls (pulls stream progress for a long time).
 constexpr auto proxy_timeout = std::chrono::hours{1};
 
@@ -234,8 +237,12 @@ private:
 /// The HTTP routes; each call runs on one of the server's threads.
 class routes {
 public:
-  routes(caf::actor_system& sys, http_ingress_config config, worker_actor worker)
-    : sys_(sys), config_(std::move(config)), worker_(std::move(worker)) {
+  routes(caf::actor_system& sys, http_ingress_config config, worker_actor worker,
+         store_actor store)
+    : sys_(sys),
+      config_(std::move(config)),
+      worker_(std::move(worker)),
+      store_(std::move(store)) {
     if (!config_.embed_model.empty())
       embed_key_ = model_key(config_.embed_model);
   }
@@ -275,11 +282,15 @@ public:
       return models(path, out);
     }
     // -- foreman's own --------------------------------------------------------
-    if (path.rfind("/jobs/", 0) == 0) {
-      if (method != "GET")
-        return method_not_allowed(out);
-      return get_job(path.substr(6), out);
+    if (path == "/jobs") {
+      if (method == "POST")
+        return submit_job(req, out);
+      if (method == "GET")
+        return list_jobs(req, out);
+      return method_not_allowed(out);
     }
+    if (path.rfind("/jobs/", 0) == 0)
+      return job_resource(req, out);
     // -- passed through unchanged ---------------------------------------------
     if (is_pass_through(method, path))
       return net::proxy_to_target(config_.target, req, req.body, out, proxy_timeout);
@@ -478,33 +489,102 @@ private:
                "model '" + model + "' not found");
   }
 
-  void get_job(const std::string& id_text, net::http_responder& out) {
-    int64_t id = 0;
-    try {
-      size_t used = 0;
-      id = std::stoll(id_text, &used);
-      if (used != id_text.size() || id <= 0)
-        throw std::invalid_argument{"not a positive integer"};
-    } catch (const std::exception&) {
-      return send_error(out, api_dialect::ollama, 400,
-                        "invalid job id '" + id_text
-                          + "': expected a positive integer");
-    }
+  /// Answers a failed job request: 404 for an unknown job (or artifact),
+  /// 409 for a job that has already ended, 503 when the queue is full.
+  static void send_job_error(net::http_responder& out, const caf::error& err) {
+    if (has_code(err, foreman_errc::job_not_found))
+      return send_error(out, api_dialect::ollama, 404, describe(err));
+    if (has_code(err, foreman_errc::invalid_transition))
+      return send_error(out, api_dialect::ollama, 409, describe(err));
+    if (has_code(err, foreman_errc::queue_full))
+      return send_busy(out, api_dialect::ollama);
+    send_error(out, api_dialect::ollama, 500, describe(err));
+  }
+
+  /// POST /jobs: stores the job and answers 202 at once; the caller follows
+  /// it by GET /jobs/{id} or its webhook.
+  void submit_job(const net::http_request& http, net::http_responder& out) {
+    auto parsed = net::parse_job_submission(http.body, config_.webhooks);
+    if (auto problem = std::get_if<net::request_problem>(&parsed))
+      return send_error(out, api_dialect::ollama, problem->status,
+                        problem->message);
+    queued_request req;
+    req.spec = std::move(std::get<job_spec>(parsed));
+    if (!take_caller_headers(http, req, out))
+      return;
     caf::scoped_actor self{sys_};
-    self->request(worker_, job_read_timeout, position_atom_v, id)
-      .receive([&](const job_status& x) { out.send(200, json_type, net::job_json(x)); },
-               [&](const caf::error& err) {
-                 if (has_code(err, foreman_errc::job_not_found))
-                   send_error(out, api_dialect::ollama, 404,
-                              "job " + id_text + " not found");
-                 else
-                   send_error(out, api_dialect::ollama, 500, describe(err));
-               });
+    self->request(worker_, job_read_timeout, enqueue_atom_v, std::move(req.spec))
+      .receive(
+        [&](const job& stored) {
+          out.send(202, json_type, net::job_json(job_status{stored, -1, 0}),
+                   {{"Location", "/jobs/" + std::to_string(stored.id)},
+                    {"X-Foreman-Job-Id", std::to_string(stored.id)}});
+        },
+        [&](const caf::error& err) { send_job_error(out, err); });
+  }
+
+  void list_jobs(const net::http_request& http, net::http_responder& out) {
+    auto parsed = net::parse_job_query(http.query);
+    if (auto problem = std::get_if<net::request_problem>(&parsed))
+      return send_error(out, api_dialect::ollama, problem->status,
+                        problem->message);
+    caf::scoped_actor self{sys_};
+    self->request(store_, job_read_timeout, list_atom_v, std::get<job_query>(parsed))
+      .receive(
+        [&](const job_page& page) {
+          out.send(200, json_type, net::job_page_json(page));
+        },
+        [&](const caf::error& err) { send_job_error(out, err); });
+  }
+
+  /// /jobs/{id}, /jobs/{id}/artifacts and /jobs/{id}/artifacts/{name}.
+  void job_resource(const net::http_request& http, net::http_responder& out) {
+    auto parsed = net::parse_job_path(http.path);
+    if (auto problem = std::get_if<net::request_problem>(&parsed))
+      return send_error(out, api_dialect::ollama, problem->status,
+                        problem->message);
+    auto& where = std::get<net::job_path>(parsed);
+    caf::scoped_actor self{sys_};
+    auto on_error = [&](const caf::error& err) { send_job_error(out, err); };
+    switch (where.what) {
+      case net::job_path::target::job:
+        if (http.method == "GET")
+          return self->request(worker_, job_read_timeout, position_atom_v, where.job_id)
+            .receive(
+              [&](const job_status& x) { out.send(200, json_type, net::job_json(x)); },
+              on_error);
+        if (http.method == "DELETE")
+          return self->request(worker_, cancel_timeout, cancel_atom_v, where.job_id)
+            .receive(
+              [&](const job& x) {
+                out.send(200, json_type, net::job_json(job_status{x, -1, 0}));
+              },
+              on_error);
+        return method_not_allowed(out);
+      case net::job_path::target::artifacts:
+        if (http.method != "GET")
+          return method_not_allowed(out);
+        return self->request(store_, job_read_timeout, artifacts_atom_v, where.job_id)
+          .receive(
+            [&](const std::vector<artifact_info>& list) {
+              out.send(200, json_type, net::artifacts_json(where.job_id, list));
+            },
+            on_error);
+      case net::job_path::target::artifact:
+        if (http.method != "GET")
+          return method_not_allowed(out);
+        return self->request(store_, job_read_timeout, artifact_atom_v,
+                             where.job_id, where.artifact_name)
+          .receive(
+            [&](const artifact& x) { out.send(200, x.content_type, x.data); },
+            on_error);
+    }
   }
 
   caf::actor_system& sys_;
   http_ingress_config config_;
   worker_actor worker_;
+  store_actor store_;
   std::string embed_key_;
   std::atomic<int> waiting_callers_{0};
 };
@@ -532,10 +612,10 @@ http_ingress(http_ingress_actor::stateful_pointer<ingress_state> self,
 
 http_ingress_actor spawn_http_ingress(caf::actor_system& sys,
                                       http_ingress_config config,
-                                      worker_actor worker) {
+                                      worker_actor worker, store_actor store) {
   auto options = config.server;
   auto handler = std::make_shared<routes>(sys, std::move(config),
-                                          std::move(worker));
+                                          std::move(worker), std::move(store));
   // Bind before spawning, so a taken port is reported to the caller.
   auto server = std::make_shared<std::unique_ptr<net::http_server>>(
     std::make_unique<net::http_server>(

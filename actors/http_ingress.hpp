@@ -7,6 +7,7 @@
 #include "core/url.hpp"
 #include "messages/interfaces.hpp"
 #include "net/http_server.hpp"
+#include "net/jobs_api.hpp"
 
 namespace foreman {
 
@@ -19,14 +20,16 @@ struct http_ingress_config {
   http_url target;
   /// The pinned embedder, served in the fast lane; empty = none.
   std::string embed_model;
+  /// Which webhook URLs POST /jobs accepts.
+  net::webhook_policy webhooks;
 };
 
 /// Binds foreman's HTTP server and spawns the HTTP INGRESS actor that owns
-/// it; its threads hand every job to the worker. The server stops when the
-/// actor exits. Throws std::runtime_error when
-/// the address cannot be bound.
+/// it; its threads hand every job to the worker and read stored jobs and
+/// artifacts from the store. The server stops when the actor exits. Throws
+/// std::runtime_error when the address cannot be bound.
 http_ingress_actor spawn_http_ingress(caf::actor_system& sys,
                                       http_ingress_config config,
-                                      worker_actor worker);
+                                      worker_actor worker, store_actor store);
 
 } // namespace foreman

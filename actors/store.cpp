@@ -5,6 +5,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "core/clock.hpp"
+#include "core/log.hpp"
 #include "messages/errors.hpp"
 #include "persistence/job_store.hpp"
 
@@ -16,7 +17,20 @@ struct store_state {
   static inline const char* name = "store";
   std::shared_ptr<job_store> db;
   store_config config;
+  /// Woken when a transaction adds webhook events.
+  std::vector<outbox_listener_actor> listeners;
 };
+
+using store_pointer = store_actor::stateful_pointer<store_state>;
+
+/// Passes `x` through, waking the outbox listeners when its transition wrote
+/// a webhook event.
+job notify_event(store_pointer self, job x) {
+  if (!x.state_webhook_url.empty())
+    for (auto& listener : self->state.listeners)
+      self->send(listener, wake_atom_v);
+  return x;
+}
 
 /// The caf::error for one of the store's exceptions.
 caf::error as_error(const store_error& e) {
@@ -40,15 +54,16 @@ auto guarded(F call) -> caf::result<decltype(call())> {
 }
 
 store_actor::behavior_type
-store(store_actor::stateful_pointer<store_state> self,
+store(store_pointer self,
       std::shared_ptr<job_store> db, store_config config) {
   self->state.db = std::move(db);
   self->state.config = config;
   return {
     [=](insert_atom, const job_spec& spec) {
       return guarded([&] {
-        return self->state.db->insert(spec, now_unix_ms(),
-                                      self->state.config.max_queue);
+        return notify_event(self, self->state.db->insert(
+                                    spec, now_unix_ms(),
+                                    self->state.config.max_queue));
       });
     },
     [=](caf::get_atom, int64_t id) {
@@ -72,11 +87,62 @@ store(store_actor::stateful_pointer<store_state> self,
       }
     },
     [=](const job_transition& change) {
-      return guarded([&] { return self->state.db->apply(change, now_unix_ms()); });
+      return guarded([&] {
+        return notify_event(self, self->state.db->apply(change, now_unix_ms()));
+      });
     },
     [=](const job_completion& completion) {
-      return guarded(
-        [&] { return self->state.db->complete(completion, now_unix_ms()); });
+      return guarded([&] {
+        return notify_event(self,
+                            self->state.db->complete(completion, now_unix_ms()));
+      });
+    },
+    [=](list_atom, const job_query& query) {
+      return guarded([&] { return self->state.db->list(query); });
+    },
+    [=](artifacts_atom, int64_t job_id) {
+      return guarded([&] {
+        if (!self->state.db->find(job_id))
+          throw job_not_found_error{"job " + std::to_string(job_id)
+                                    + " not found"};
+        return self->state.db->artifacts(job_id);
+      });
+    },
+    [=](artifact_atom, int64_t job_id, const std::string& name) {
+      return guarded([&] {
+        if (auto x = self->state.db->find_artifact(job_id, name))
+          return *x;
+        throw job_not_found_error{"job " + std::to_string(job_id)
+                                  + " has no artifact '" + name + "'"};
+      });
+    },
+    [=](outbox_atom, int64_t now_ms, int32_t limit, int64_t inline_limit) {
+      return guarded([&] {
+        return self->state.db->due_events(now_ms, limit, inline_limit);
+      });
+    },
+    [=](delivered_atom, int64_t seq) {
+      try {
+        self->state.db->event_delivered(seq);
+      } catch (const store_error& e) {
+        // The event stays in the outbox and goes out again: at least once.
+        log_error("store", "cannot drop delivered event " + std::to_string(seq)
+                             + ": " + e.what());
+      }
+    },
+    [=](postpone_atom, int64_t seq, int64_t next_attempt_ms, bool give_up) {
+      try {
+        if (give_up)
+          self->state.db->event_delivered(seq);
+        else
+          self->state.db->postpone_event(seq, next_attempt_ms);
+      } catch (const store_error& e) {
+        log_error("store", "cannot record the delivery attempt of event "
+                             + std::to_string(seq) + ": " + e.what());
+      }
+    },
+    [=](subscribe_atom, const outbox_listener_actor& listener) {
+      self->state.listeners.push_back(listener);
     },
   };
 }

@@ -509,6 +509,21 @@ worker(worker_pointer self, worker_config config, store_actor store,
           [=](const caf::error& err) mutable { rp.deliver(err); });
       return rp;
     },
+    [=](enqueue_atom, job_spec& spec) {
+      auto rp = self->make_response_promise<job>();
+      if (spec.max_attempts <= 0)
+        spec.max_attempts = self->state.config.default_max_attempts;
+      self->request(self->state.store, caf::infinite, insert_atom_v,
+                    std::move(spec))
+        .then(
+          [=](const job& stored) mutable {
+            log_info("worker", describe_job(stored));
+            pick_next(self);
+            rp.deliver(stored);
+          },
+          [=](const caf::error& err) mutable { rp.deliver(err); });
+      return rp;
+    },
     [=](cancel_atom, int64_t job_id) {
       auto rp = self->make_response_promise<job>();
       auto& running = self->state.running;

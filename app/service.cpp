@@ -8,6 +8,7 @@
 #include "actors/inventory.hpp"
 #include "actors/store.hpp"
 #include "actors/target_client.hpp"
+#include "actors/webhook_dispatcher.hpp"
 #include "actors/worker.hpp"
 #include "core/clock.hpp"
 #include "core/log.hpp"
@@ -28,6 +29,7 @@ struct service::impl {
   inventory_actor inventory;
   worker_actor worker;
   http_ingress_actor ingress;
+  webhook_dispatcher_actor webhooks;
   bool stopped = false;
 
   explicit impl(caf::actor_system& system) : sys(system) {
@@ -49,7 +51,9 @@ struct service::impl {
 
 service::service(caf::actor_system& sys, const settings& config)
   : impl_(std::make_unique<impl>(sys)) {
-  auto db = std::make_shared<job_store>(config.db_path);
+  auto db = std::make_shared<job_store>(config.db_path,
+                                       job_store::latest_schema_version,
+                                       config.db_sync_full);
   if (auto n = db->requeue_interrupted(now_unix_ms()); n > 0)
     log_info("store", std::to_string(n)
                         + " interrupted job(s) back in the queue");
@@ -77,12 +81,26 @@ service::service(caf::actor_system& sys, const settings& config)
   http.max_waiting_callers = config.http_threads;
   http.target = config.ollama_url;
   http.embed_model = config.embed_model;
+  http.webhooks.allowed_hosts = config.webhook_hosts;
   try {
-    st.ingress = spawn_http_ingress(sys, std::move(http), st.worker);
+    st.ingress = spawn_http_ingress(sys, std::move(http), st.worker, st.store);
   } catch (...) {
     stop();
     throw;
   }
+  webhook_dispatcher_config hooks;
+  hooks.secret = config.webhook_secret;
+  hooks.max_attempts = config.webhook_max_attempts;
+  hooks.inline_limit = config.webhook_inline_limit;
+  hooks.backoff_ms = config.webhook_backoff_ms;
+  hooks.timeout = std::chrono::milliseconds{config.webhook_timeout_ms};
+  // Spawned after the server is bound, so the default artifact URLs carry
+  // the real port.
+  hooks.public_base_url
+    = !config.public_url.empty()
+        ? config.public_url
+        : http_url{"http", config.listen_host, http_port(), "/"}.origin();
+  st.webhooks = spawn_webhook_dispatcher(sys, std::move(hooks), st.store);
 }
 
 service::~service() {
@@ -115,6 +133,7 @@ void service::stop() {
   st.stop_and_wait(st.worker);
   st.stop_and_wait(st.inventory);
   st.stop_and_wait(st.target);
+  st.stop_and_wait(st.webhooks);
   st.stop_and_wait(st.store);
 }
 

@@ -61,6 +61,15 @@ const std::vector<option>& options() {
        s.db_path = v;
        return std::nullopt;
      }},
+    {"db-sync", "FOREMAN_DB_SYNC", "full",
+     "full: every commit on disk before it counts (no job lost to a power cut); "
+     "normal: survives crashes, not power cuts, about twice the job rate",
+     [](settings& s, const std::string& v) -> std::optional<std::string> {
+       if (v != "full" && v != "normal")
+         return "expected full or normal";
+       s.db_sync_full = v == "full";
+       return std::nullopt;
+     }},
     {"embed-model", "FOREMAN_EMBED_MODEL", "(none)",
      "embedding model kept loaded on the target (keep_alive -1)",
      [](settings& s, const std::string& v) -> std::optional<std::string> {
@@ -147,6 +156,82 @@ const std::vector<option>& options() {
        if (!ms || *ms < 100)
          return "expected a duration of at least 100ms, such as 2s";
        s.inventory_poll_ms = *ms;
+       return std::nullopt;
+     }},
+    {"webhook-secret", "FOREMAN_WEBHOOK_SECRET", "(none)",
+     "signs webhook deliveries: X-Foreman-Signature is sha256=HMAC-SHA256 of "
+     "<X-Foreman-Timestamp>.<body>",
+     [](settings& s, const std::string& v) -> std::optional<std::string> {
+       s.webhook_secret = v;
+       return std::nullopt;
+     }},
+    {"webhook-max-attempts", "FOREMAN_WEBHOOK_MAX_ATTEMPTS", "10",
+     "delivery attempts per webhook event before it is given up",
+     [](settings& s, const std::string& v) -> std::optional<std::string> {
+       auto n = parse_integer(v, 1, 1000);
+       if (!n)
+         return "expected an integer from 1 to 1000";
+       s.webhook_max_attempts = static_cast<int32_t>(*n);
+       return std::nullopt;
+     }},
+    {"webhook-inline-limit", "FOREMAN_WEBHOOK_INLINE_LIMIT", "65536",
+     "artifacts up to this many bytes are sent inside done events; larger "
+     "ones by URL",
+     [](settings& s, const std::string& v) -> std::optional<std::string> {
+       auto n = parse_integer(v, 0, 16 * 1024 * 1024);
+       if (!n)
+         return "expected a number of bytes from 0 to 16777216";
+       s.webhook_inline_limit = *n;
+       return std::nullopt;
+     }},
+    {"webhook-hosts", "FOREMAN_WEBHOOK_HOSTS", "(any)",
+     "comma-separated hosts that webhook URLs may name",
+     [](settings& s, const std::string& v) -> std::optional<std::string> {
+       std::vector<std::string> hosts;
+       std::istringstream in{v};
+       for (std::string host; std::getline(in, host, ',');) {
+         auto first = host.find_first_not_of(' ');
+         auto last = host.find_last_not_of(' ');
+         if (first == std::string::npos)
+           return "expected host names separated by commas, e.g. "
+                  "hooks.example,10.0.0.7";
+         host = host.substr(first, last - first + 1);
+         // IPv6 literals are listed bare, as URLs' hosts are compared.
+         auto probe = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+         auto url = parse_http_url("http://" + probe + "/");
+         if (!url || url->host != host || url->path_and_query != "/")
+           return "'" + host + "' is not a host name or address";
+         hosts.push_back(host);
+       }
+       s.webhook_hosts = std::move(hosts);
+       return std::nullopt;
+     }},
+    {"webhook-backoff", "FOREMAN_WEBHOOK_BACKOFF", "1s",
+     "first webhook retry delay; doubles per attempt (at most 10m), with jitter",
+     [](settings& s, const std::string& v) -> std::optional<std::string> {
+       auto ms = parse_seconds_or_duration_ms(v);
+       if (!ms || *ms <= 0)
+         return "expected a positive duration such as 500ms or 2s";
+       s.webhook_backoff_ms = *ms;
+       return std::nullopt;
+     }},
+    {"webhook-timeout", "FOREMAN_WEBHOOK_TIMEOUT", "10s",
+     "a webhook receiver silent this long is a failed attempt",
+     [](settings& s, const std::string& v) -> std::optional<std::string> {
+       auto ms = parse_seconds_or_duration_ms(v);
+       if (!ms || *ms <= 0)
+         return "expected a positive duration such as 5s";
+       s.webhook_timeout_ms = *ms;
+       return std::nullopt;
+     }},
+    {"public-url", "FOREMAN_PUBLIC_URL", "http://<listen address>",
+     "foreman's base URL as webhook receivers reach it, for artifact links",
+     [](settings& s, const std::string& v) -> std::optional<std::string> {
+       auto url = parse_http_url(v);
+       if (!url || url->path_and_query != "/")
+         return "expected an http(s) URL without a path, e.g. "
+                "http://foreman.example:11435";
+       s.public_url = url->origin();
        return std::nullopt;
      }},
     {"log-level", "FOREMAN_LOG_LEVEL", "info", "error, warning, info or debug",

@@ -20,6 +20,9 @@ struct settings {
   uint16_t listen_port = 11435;
   http_url ollama_url = *parse_http_url("http://127.0.0.1:11434");
   std::string db_path = "foreman.db";
+  /// Every commit synced to disk (survives power loss) or not (survives
+  /// crashes only, faster).
+  bool db_sync_full = true;
   /// Pinned embedder; empty = none.
   std::string embed_model;
   keep_alive worker_keep_alive = keep_alive::forever();
@@ -39,6 +42,21 @@ struct settings {
   /// How often the model inventory reads the target's /api/ps.
   int64_t inventory_poll_ms = 2000;
   std::string log_level = "info";
+  /// Signs webhook deliveries (HMAC-SHA256) when not empty.
+  std::string webhook_secret;
+  /// Delivery attempts per webhook event before it is given up.
+  int32_t webhook_max_attempts = 10;
+  /// Artifacts up to this many bytes travel inside `done` events.
+  int64_t webhook_inline_limit = 64 * 1024;
+  /// Hosts webhook URLs may name; empty = any.
+  std::vector<std::string> webhook_hosts;
+  /// The first webhook retry waits up to this long, doubling per attempt.
+  int64_t webhook_backoff_ms = 1000;
+  /// A webhook receiver silent this long is a failed attempt.
+  int64_t webhook_timeout_ms = 10000;
+  /// foreman's address as webhook receivers reach it (artifact URLs);
+  /// empty = http:// plus the listen address.
+  std::string public_url;
 };
 
 /// A rejected setting; the message names it and its accepted forms.

@@ -16,9 +16,13 @@
 
 namespace foreman {
 
+/// Learns that the webhook outbox has new events.
+using outbox_listener_actor = caf::typed_actor<caf::reacts_to<wake_atom>>;
+
 /// The STORE actor interface: the job database; the only owner of SQL.
 using store_actor = caf::typed_actor<
-  /// Persists a new queued job.
+  /// Persists a new queued job (or answers with the job stored earlier under
+  /// the spec's idempotency key).
   caf::replies_to<insert_atom, job_spec>::with<job>,
   /// Reads a job; fails with job_not_found.
   caf::replies_to<caf::get_atom, int64_t>::with<job>,
@@ -32,7 +36,24 @@ using store_actor = caf::typed_actor<
   /// invalid_transition when the job is not in a state that allows it.
   caf::replies_to<job_transition>::with<job>,
   /// Marks a job done, storing its result and completion artifact.
-  caf::replies_to<job_completion>::with<job>>;
+  caf::replies_to<job_completion>::with<job>,
+  /// One page of stored jobs, newest first.
+  caf::replies_to<list_atom, job_query>::with<job_page>,
+  /// A job's artifacts; fails with job_not_found for an unknown job.
+  caf::replies_to<artifacts_atom, int64_t>::with<std::vector<artifact_info>>,
+  /// One artifact with its bytes; fails with job_not_found when the job or
+  /// the artifact does not exist.
+  caf::replies_to<artifact_atom, int64_t, std::string>::with<artifact>,
+  /// The webhook events due at the given time, at most the given number,
+  /// with artifacts up to the given size inline.
+  caf::replies_to<outbox_atom, int64_t, int32_t, int64_t>::with<webhook_batch>,
+  /// The event with this sequence number was delivered: drop it.
+  caf::reacts_to<delivered_atom, int64_t>,
+  /// The event's delivery failed: try again at the given time, or drop it
+  /// when the flag says the dispatcher gives up.
+  caf::reacts_to<postpone_atom, int64_t, int64_t, bool>,
+  /// Wake this listener whenever a transaction adds webhook events.
+  caf::reacts_to<subscribe_atom, outbox_listener_actor>>;
 
 /// Receives chunks of a running job as the target produces them.
 using chunk_sink_actor = caf::typed_actor<caf::reacts_to<job_chunk>>;
@@ -51,6 +72,9 @@ using worker_actor = caf::typed_actor<
   /// chunks when the flag asks for streaming.
   caf::replies_to<submit_atom, job_spec, job_sink_actor, bool>::with<
     job_outcome>,
+  /// Stores a job for asynchronous execution and answers with it at once
+  /// (the job stored earlier under the spec's idempotency key, if any).
+  caf::replies_to<enqueue_atom, job_spec>::with<job>,
   /// Cancels a job: a queued one at once, a running one by aborting its
   /// call to the target. Answers with the cancelled job; fails with
   /// invalid_transition when the job has already ended.
@@ -92,6 +116,14 @@ using inventory_actor = caf::typed_actor<
   /// INTERNAL: load the pinned embedder.
   caf::reacts_to<warm_atom>>;
 
+/// The WEBHOOK DISPATCHER actor interface: delivers job-state events from the
+/// store's durable outbox to callers' URLs.
+using webhook_dispatcher_actor = caf::typed_actor<
+  /// New events are in the outbox (or a retry is due): read it.
+  caf::reacts_to<wake_atom>,
+  /// INTERNAL: a delivery runner's outcome.
+  caf::reacts_to<webhook_attempt>>;
+
 /// The HTTP INGRESS actor interface: owns foreman's HTTP server, whose
 /// handler threads talk to the worker.
 using http_ingress_actor = caf::typed_actor<
@@ -109,5 +141,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(foreman_handles, caf::first_custom_type_id + 1100)
   CAF_ADD_TYPE_ID(foreman_handles, (foreman::target_client_actor))
   CAF_ADD_TYPE_ID(foreman_handles, (foreman::inventory_actor))
   CAF_ADD_TYPE_ID(foreman_handles, (foreman::http_ingress_actor))
+  CAF_ADD_TYPE_ID(foreman_handles, (foreman::outbox_listener_actor))
+  CAF_ADD_TYPE_ID(foreman_handles, (foreman::webhook_dispatcher_actor))
 
 CAF_END_TYPE_ID_BLOCK(foreman_handles)

@@ -43,13 +43,16 @@ struct job_spec {
   /// The request's load-relevant options in canonical form ("num_ctx=8192");
   /// jobs that differ here need a reload of the same model.
   std::string load_options;
+  /// A caller's key for this submission: submitting again with the same key
+  /// returns the job first stored under it. Empty = none.
+  std::string idempotency_key;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_spec& x) {
   return f(caf::meta::type_name("job_spec"), x.kind, x.model, x.payload,
            x.priority, x.max_attempts, x.state_webhook_url, x.client,
-           x.load_options);
+           x.load_options, x.idempotency_key);
 }
 
 /// A stored job. Times are Unix milliseconds; 0 means "not yet".
@@ -204,6 +207,63 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_status& x) {
   return f(caf::meta::type_name("job_status"), x.record, x.queue_position,
            x.estimated_start_ms);
+}
+
+/// Which stored jobs a listing wants: newest first, optionally of one state
+/// and one model, after a cursor.
+struct job_query {
+  /// Only jobs in `state` when set, else any state.
+  bool by_state = false;
+  job_state state = job_state::queued;
+  /// A model key (core/model_name.hpp); empty = any model.
+  std::string model_key;
+  /// Only jobs with a smaller id (the previous page's cursor); 0 = from the
+  /// newest.
+  int64_t before_id = 0;
+  int32_t limit = 50;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_query& x) {
+  return f(caf::meta::type_name("job_query"), x.by_state, x.state, x.model_key,
+           x.before_id, x.limit);
+}
+
+/// One page of a listing.
+struct job_page {
+  std::vector<job> jobs;
+  /// The before_id of the next page; 0 = this is the last page.
+  int64_t next_cursor = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_page& x) {
+  return f(caf::meta::type_name("job_page"), x.jobs, x.next_cursor);
+}
+
+/// What a job's artifact is, without its bytes.
+struct artifact_info {
+  std::string name;
+  std::string content_type;
+  int64_t size = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, artifact_info& x) {
+  return f(caf::meta::type_name("artifact_info"), x.name, x.content_type,
+           x.size);
+}
+
+/// A job's artifact with its bytes.
+struct artifact {
+  std::string name;
+  std::string content_type;
+  std::string data;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, artifact& x) {
+  return f(caf::meta::type_name("artifact"), x.name, x.content_type, x.data);
 }
 
 } // namespace foreman

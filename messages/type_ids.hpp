@@ -10,6 +10,7 @@
 
 #include "messages/job.hpp"
 #include "messages/target.hpp"
+#include "messages/webhook.hpp"
 
 CAF_BEGIN_TYPE_ID_BLOCK(foreman, caf::first_custom_type_id + 1000)
 
@@ -28,13 +29,30 @@ CAF_BEGIN_TYPE_ID_BLOCK(foreman, caf::first_custom_type_id + 1000)
   CAF_ADD_TYPE_ID(foreman, (foreman::resident_model))
   CAF_ADD_TYPE_ID(foreman, (std::vector<foreman::resident_model>))
   CAF_ADD_TYPE_ID(foreman, (std::vector<std::string>))
+  CAF_ADD_TYPE_ID(foreman, (foreman::job_query))
+  CAF_ADD_TYPE_ID(foreman, (foreman::job_page))
+  CAF_ADD_TYPE_ID(foreman, (foreman::artifact_info))
+  CAF_ADD_TYPE_ID(foreman, (std::vector<foreman::artifact_info>))
+  CAF_ADD_TYPE_ID(foreman, (foreman::artifact))
+  CAF_ADD_TYPE_ID(foreman, (foreman::event_artifact))
+  CAF_ADD_TYPE_ID(foreman, (foreman::webhook_event))
+  CAF_ADD_TYPE_ID(foreman, (foreman::webhook_batch))
+  CAF_ADD_TYPE_ID(foreman, (foreman::webhook_attempt))
 
   // Store
   CAF_ADD_ATOM(foreman, foreman, insert_atom, "insert")
   CAF_ADD_ATOM(foreman, foreman, candidates_atom, "candidates")
   CAF_ADD_ATOM(foreman, foreman, position_atom, "position")
+  CAF_ADD_ATOM(foreman, foreman, list_atom, "list_jobs")
+  CAF_ADD_ATOM(foreman, foreman, artifacts_atom, "artifacts")
+  CAF_ADD_ATOM(foreman, foreman, artifact_atom, "artifact")
+  CAF_ADD_ATOM(foreman, foreman, outbox_atom, "outbox")
+  CAF_ADD_ATOM(foreman, foreman, delivered_atom, "delivered")
+  CAF_ADD_ATOM(foreman, foreman, postpone_atom, "postpone")
+  CAF_ADD_ATOM(foreman, foreman, subscribe_atom, "subscribe")
   // Worker
   CAF_ADD_ATOM(foreman, foreman, submit_atom, "submit")
+  CAF_ADD_ATOM(foreman, foreman, enqueue_atom, "enqueue")
   CAF_ADD_ATOM(foreman, foreman, accepted_atom, "accepted")
   CAF_ADD_ATOM(foreman, foreman, wake_atom, "wake")
   CAF_ADD_ATOM(foreman, foreman, cancel_atom, "cancel")

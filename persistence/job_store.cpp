@@ -67,6 +67,23 @@ const char* const migrations[] = {
   "CREATE TABLE scheduler_state (name TEXT PRIMARY KEY, value INTEGER NOT NULL);"
   "INSERT INTO scheduler_state VALUES ('served_turn',"
   "  (SELECT coalesce(max(turn), 0) FROM jobs WHERE state != 'queued'));",
+  // 4: idempotency keys, listing by model, the webhook outbox. An event row
+  // lives until it is delivered or given up; seq orders a job's events.
+  "ALTER TABLE jobs ADD COLUMN idempotency_key TEXT;"
+  "CREATE UNIQUE INDEX jobs_by_idempotency_key ON jobs(idempotency_key)"
+  "  WHERE idempotency_key IS NOT NULL;"
+  "CREATE INDEX jobs_by_model ON jobs(model_key);"
+  "CREATE TABLE webhook_outbox ("
+  "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,"
+  "  url TEXT NOT NULL,"
+  "  state TEXT NOT NULL,"
+  "  previous_state TEXT NOT NULL DEFAULT '',"
+  "  attempt INTEGER NOT NULL,"
+  "  created_at INTEGER NOT NULL,"
+  "  deliveries INTEGER NOT NULL DEFAULT 0,"
+  "  next_attempt_at INTEGER NOT NULL);"
+  "CREATE INDEX webhook_outbox_by_job ON webhook_outbox(job_id, seq);",
 };
 
 static_assert(sizeof(migrations) / sizeof(migrations[0])
@@ -83,8 +100,11 @@ const std::string rollback_sql = "ROLLBACK";
 const std::string insert_job_sql
   = "INSERT INTO jobs (kind, model, model_key, state, priority, payload, "
     "max_attempts, state_webhook_url, created_at, updated_at, client, "
-    "group_key, turn) "
-    "VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11)";
+    "group_key, turn, idempotency_key) "
+    "VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, "
+    "NULLIF(?12, ''))";
+const std::string job_by_idempotency_key_sql
+  = "SELECT id FROM jobs WHERE idempotency_key = ?1";
 const std::string select_job_sql = std::string{"SELECT "} + job_columns
                                    + " FROM jobs WHERE id = ?1";
 const std::string update_state_sql
@@ -112,6 +132,53 @@ const std::string count_queued_sql
 const std::string requeue_sql
   = "UPDATE jobs SET state = 'queued', updated_at = ?1 "
     "WHERE state IN ('loading', 'working')";
+
+// -- webhook outbox ------------------------------------------------------------
+
+const std::string insert_event_sql
+  = "INSERT INTO webhook_outbox (job_id, url, state, previous_state, attempt, "
+    "created_at, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)";
+// The requeue at start is a transition too: one event per job it moves.
+const std::string requeue_events_sql
+  = "INSERT INTO webhook_outbox (job_id, url, state, previous_state, attempt, "
+    "created_at, next_attempt_at) "
+    "SELECT id, state_webhook_url, 'queued', state, attempt, ?1, ?1 FROM jobs "
+    "WHERE state IN ('loading', 'working') AND state_webhook_url != ''";
+// Only the oldest event of each job may go out, so a job's events arrive in
+// order; of those, the ones whose retry time has come.
+const std::string outbox_head
+  = " FROM webhook_outbox o JOIN jobs j ON j.id = o.job_id "
+    "WHERE o.seq = (SELECT min(seq) FROM webhook_outbox "
+    "INDEXED BY webhook_outbox_by_job WHERE job_id = o.job_id) ";
+const std::string due_events_sql
+  = "SELECT o.seq, o.job_id, o.url, o.state, o.previous_state, o.created_at, "
+    "o.attempt, o.deliveries, j.model, j.result, j.error"
+    + outbox_head + "AND o.next_attempt_at <= ?1 ORDER BY o.seq LIMIT ?2";
+const std::string next_due_sql
+  = "SELECT min(o.next_attempt_at)" + outbox_head
+    + "AND o.next_attempt_at > ?1";
+const std::string event_artifacts_sql
+  = "SELECT name, content_type, length(data), length(data) <= ?2, "
+    "CASE WHEN length(data) <= ?2 THEN data ELSE '' END "
+    "FROM artifacts WHERE job_id = ?1 ORDER BY name";
+const std::string delete_event_sql = "DELETE FROM webhook_outbox WHERE seq = ?1";
+const std::string postpone_event_sql
+  = "UPDATE webhook_outbox SET deliveries = deliveries + 1, "
+    "next_attempt_at = ?2 WHERE seq = ?1";
+const std::string count_events_sql = "SELECT count(*) FROM webhook_outbox";
+
+/// The listing query for the filters a query uses, newest first; each
+/// filter is an indexed column, so SQLite walks one index in id order.
+std::string list_jobs_sql(const job_query& q) {
+  std::string sql = std::string{"SELECT "} + job_columns + " FROM jobs WHERE 1";
+  if (q.by_state)
+    sql += " AND state = ?1";
+  if (!q.model_key.empty())
+    sql += " AND model_key = ?2";
+  if (q.before_id > 0)
+    sql += " AND id < ?3";
+  return sql + " ORDER BY id DESC LIMIT ?4";
+}
 
 // Fair turns: a job's turn is one past the later of the turn last served and
 // its client's last queued turn, so a client's batch takes consecutive turns
@@ -355,16 +422,30 @@ struct job_store::impl {
       return *x;
     throw job_not_found_error{"job " + std::to_string(id) + " not found"};
   }
+
+  /// Puts the job's transition into the webhook outbox when it has a URL;
+  /// called inside the transaction that makes the transition.
+  void record_event(const job& after, const std::string& previous_state,
+                    int64_t now_ms) {
+    if (after.state_webhook_url.empty())
+      return;
+    prepared(insert_event_sql)
+      .bind(after.id, after.state_webhook_url, to_string(after.state),
+            previous_state, after.attempt, now_ms)
+      .run();
+  }
 };
 
 // -- job_store -----------------------------------------------------------------
 
-job_store::job_store(const std::string& path, int schema_version)
+job_store::job_store(const std::string& path, int schema_version,
+                     bool sync_every_commit)
   : impl_(std::make_unique<impl>(path)) {
-  // WAL lets readers proceed during writes; FULL makes every acknowledged
-  // job survive a power loss, not only a crash.
+  // WAL lets readers proceed during writes; with FULL every acknowledged job
+  // survives a power loss, not only a crash.
   impl_->exec("PRAGMA journal_mode = WAL");
-  impl_->exec("PRAGMA synchronous = FULL");
+  impl_->exec(sync_every_commit ? "PRAGMA synchronous = FULL"
+                                : "PRAGMA synchronous = NORMAL");
   impl_->exec("PRAGMA foreign_keys = ON");
   impl_->migrate(std::min(schema_version, latest_schema_version));
 }
@@ -377,6 +458,7 @@ int job_store::schema_version() const {
 
 int job_store::requeue_interrupted(int64_t now_ms) {
   return impl_->transaction([&] {
+    impl_->prepared(requeue_events_sql).bind(now_ms).run();
     impl_->prepared(requeue_sql).bind(now_ms).run();
     return sqlite3_changes(impl_->db);
   });
@@ -384,6 +466,12 @@ int job_store::requeue_interrupted(int64_t now_ms) {
 
 job job_store::insert(const job_spec& spec, int64_t now_ms, int64_t queue_limit) {
   return impl_->transaction([&] {
+    if (!spec.idempotency_key.empty()) {
+      auto& earlier
+        = impl_->prepared(job_by_idempotency_key_sql).bind(spec.idempotency_key);
+      if (earlier.step())
+        return impl_->get(earlier.integer(0));
+    }
     if (queue_limit > 0) {
       auto& count = impl_->prepared(count_queued_sql).bind();
       count.step();
@@ -400,9 +488,12 @@ job job_store::insert(const job_spec& spec, int64_t now_ms, int64_t queue_limit)
     impl_->prepared(insert_job_sql)
       .bind(std::string{to_string(spec.kind)}, spec.model, key, spec.priority,
             spec.payload, spec.max_attempts, spec.state_webhook_url, now_ms,
-            spec.client, key + "|" + spec.load_options, turn)
+            spec.client, key + "|" + spec.load_options, turn,
+            spec.idempotency_key)
       .run();
-    return impl_->get(sqlite3_last_insert_rowid(impl_->db));
+    auto stored = impl_->get(sqlite3_last_insert_rowid(impl_->db));
+    impl_->record_event(stored, "", now_ms);
+    return stored;
   });
 }
 
@@ -465,7 +556,9 @@ job job_store::apply(const job_transition& change, int64_t now_ms) {
       .run();
     if (current.state == job_state::queued && starts)
       impl_->prepared(serve_turn_sql).bind(change.job_id).run();
-    return impl_->get(change.job_id);
+    auto changed = impl_->get(change.job_id);
+    impl_->record_event(changed, to_string(current.state), now_ms);
+    return changed;
   });
 }
 
@@ -481,7 +574,9 @@ job job_store::complete(const job_completion& completion, int64_t now_ms) {
       .bind(completion.job_id, std::string{"completion"},
              completion.artifact_content_type, completion.artifact_data, now_ms)
       .run();
-    return impl_->get(completion.job_id);
+    auto done = impl_->get(completion.job_id);
+    impl_->record_event(done, to_string(current.state), now_ms);
+    return done;
   });
 }
 
@@ -499,6 +594,73 @@ std::optional<artifact> job_store::find_artifact(int64_t job_id,
   if (!q.step())
     return std::nullopt;
   return artifact{q.text(0), q.text(1), q.text(2)};
+}
+
+job_page job_store::list(const job_query& query) {
+  job_page page;
+  // One row more than asked tells whether another page follows.
+  auto& q = impl_->prepared(list_jobs_sql(query))
+              .bind(to_string(query.state), query.model_key, query.before_id,
+                    int64_t{query.limit} + 1);
+  while (q.step())
+    page.jobs.push_back(read_job(q));
+  if (page.jobs.size() > static_cast<size_t>(query.limit)) {
+    page.jobs.pop_back();
+    page.next_cursor = page.jobs.back().id;
+  }
+  return page;
+}
+
+webhook_batch job_store::due_events(int64_t now_ms, int32_t limit,
+                                    int64_t inline_limit) {
+  webhook_batch batch;
+  auto& q = impl_->prepared(due_events_sql).bind(now_ms, int64_t{limit});
+  while (q.step()) {
+    webhook_event x;
+    x.seq = q.integer(0);
+    x.job_id = q.integer(1);
+    x.url = q.text(2);
+    x.state = parse_job_state(q.text(3)).value_or(job_state::failed);
+    auto previous = parse_job_state(q.text(4));
+    x.has_previous = previous.has_value();
+    x.previous_state = previous.value_or(job_state::queued);
+    x.at_ms = q.integer(5);
+    x.attempt = static_cast<int32_t>(q.integer(6));
+    x.deliveries = static_cast<int32_t>(q.integer(7));
+    x.model = q.text(8);
+    if (x.state == job_state::done)
+      x.result = q.text(9);
+    if (x.state == job_state::failed)
+      x.error = q.text(10);
+    batch.events.push_back(std::move(x));
+  }
+  for (auto& x : batch.events) {
+    if (x.state != job_state::done)
+      continue;
+    auto& a = impl_->prepared(event_artifacts_sql).bind(x.job_id, inline_limit);
+    while (a.step())
+      x.artifacts.push_back(event_artifact{
+        artifact_info{a.text(0), a.text(1), a.integer(2)}, a.integer(3) != 0,
+        a.text(4)});
+  }
+  auto& next = impl_->prepared(next_due_sql).bind(now_ms);
+  next.step();
+  batch.next_due_ms = next.integer(0);
+  return batch;
+}
+
+void job_store::event_delivered(int64_t seq) {
+  impl_->prepared(delete_event_sql).bind(seq).run();
+}
+
+void job_store::postpone_event(int64_t seq, int64_t next_attempt_ms) {
+  impl_->prepared(postpone_event_sql).bind(seq, next_attempt_ms).run();
+}
+
+int64_t job_store::pending_events() {
+  auto& q = impl_->prepared(count_events_sql).bind();
+  q.step();
+  return q.integer(0);
 }
 
 int64_t job_store::count_in_state(job_state state) {

@@ -1,7 +1,7 @@
 #pragma once
 
-// The SQLite job database: jobs and their artifacts. All of foreman's SQL
-// lives behind this class.
+// The SQLite job database: jobs, their artifacts and the webhook outbox. All
+// of foreman's SQL lives behind this class.
 
 #include <cstdint>
 #include <memory>
@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "messages/job.hpp"
+#include "messages/webhook.hpp"
 
 namespace foreman {
 
@@ -31,28 +32,23 @@ struct queue_full_error : store_error {
   using store_error::store_error;
 };
 
-struct artifact_info {
-  std::string name;
-  std::string content_type;
-  int64_t size = 0;
-};
-
-struct artifact {
-  std::string name;
-  std::string content_type;
-  std::string data;
-};
-
 class job_store {
 public:
   /// Schema versions: 1 = jobs and artifacts, 2 = the queue indexes,
-  /// 3 = fair turns, load-option groups and retry backoff.
-  static constexpr int latest_schema_version = 3;
+  /// 3 = fair turns, load-option groups and retry backoff, 4 = idempotency
+  /// keys and the webhook outbox.
+  static constexpr int latest_schema_version = 4;
 
   /// Opens or creates the database at `path` and migrates it up to
   /// `schema_version`. Throws store_error naming the file and the problem.
+  /// With `sync_every_commit` (SQLite synchronous=FULL) every commit
+  /// reaches the disk before it returns, so no acknowledged job is lost even
+  /// to a power cut; without it (NORMAL) commits survive a crash of foreman
+  /// but the last ones may be lost to a power cut, for roughly twice the job
+  /// throughput.
   explicit job_store(const std::string& path,
-                     int schema_version = latest_schema_version);
+                     int schema_version = latest_schema_version,
+                     bool sync_every_commit = true);
   ~job_store();
 
   job_store(const job_store&) = delete;
@@ -62,11 +58,15 @@ public:
 
   /// Puts jobs that a crash left loading or working back in the queue.
   /// Returns how many.
+  ///
+  /// Every transition (this one, insert, apply, complete) of a job with a
+  /// webhook URL writes its event to the outbox in the same transaction.
   int requeue_interrupted(int64_t now_ms);
 
   /// Stores a queued job, giving it the next fair turn of its client. With
   /// `queue_limit` > 0, throws queue_full_error when that many jobs are
-  /// queued already.
+  /// queued already. A spec whose idempotency key is already stored gets
+  /// that job back, and nothing is written.
   job insert(const job_spec& spec, int64_t now_ms, int64_t queue_limit = 0);
 
   std::optional<job> find(int64_t id);
@@ -90,6 +90,23 @@ public:
   std::vector<artifact_info> artifacts(int64_t job_id);
 
   std::optional<artifact> find_artifact(int64_t job_id, const std::string& name);
+
+  /// Jobs newest first, filtered by the query, one page at a time.
+  job_page list(const job_query& query);
+
+  /// The oldest undelivered event of each job, for those due at `now_ms`,
+  /// at most `limit`; artifacts of `done` events carry their bytes when at
+  /// most `inline_limit` long.
+  webhook_batch due_events(int64_t now_ms, int32_t limit, int64_t inline_limit);
+
+  /// Drops a delivered (or given-up) event.
+  void event_delivered(int64_t seq);
+
+  /// Counts a failed delivery and sets when to try again.
+  void postpone_event(int64_t seq, int64_t next_attempt_ms);
+
+  /// Events not yet delivered.
+  int64_t pending_events();
 
   int64_t count_in_state(job_state state);
 

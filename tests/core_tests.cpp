@@ -166,6 +166,44 @@ BOOST_AUTO_TEST_CASE(invalid_values_name_the_setting_and_the_forms) {
   BOOST_CHECK_THROW(parse_settings({"--db"}, env_of({})), settings_error);
 }
 
+BOOST_AUTO_TEST_CASE(webhook_settings_parse_and_name_themselves) {
+  auto s = parse_settings({"--webhook-backoff=250ms", "--public-url",
+                           "http://foreman.example:8080"},
+                          env_of({{"FOREMAN_WEBHOOK_SECRET", "s3cret"},
+                                  {"FOREMAN_WEBHOOK_MAX_ATTEMPTS", "7"},
+                                  {"FOREMAN_WEBHOOK_INLINE_LIMIT", "0"},
+                                  {"FOREMAN_WEBHOOK_HOSTS", "hooks.example, 10.0.0.7,::1"},
+                                  {"FOREMAN_WEBHOOK_TIMEOUT", "3s"}}))
+             .values;
+  BOOST_TEST(s.webhook_secret == "s3cret");
+  BOOST_TEST(s.webhook_max_attempts == 7);
+  BOOST_TEST(s.webhook_inline_limit == 0);
+  BOOST_TEST(s.webhook_hosts
+             == (std::vector<std::string>{"hooks.example", "10.0.0.7", "::1"}));
+  BOOST_TEST(s.webhook_backoff_ms == 250);
+  BOOST_TEST(s.webhook_timeout_ms == 3000);
+  BOOST_TEST(s.public_url == "http://foreman.example:8080");
+  auto defaults = parse_settings({}, env_of({})).values;
+  BOOST_TEST(defaults.webhook_secret.empty());
+  BOOST_TEST(defaults.webhook_hosts.empty());
+  BOOST_TEST(defaults.webhook_max_attempts == 10);
+  for (auto [name, value] : std::vector<std::pair<std::string, std::string>>{
+         {"FOREMAN_WEBHOOK_MAX_ATTEMPTS", "0"},
+         {"FOREMAN_WEBHOOK_INLINE_LIMIT", "-1"},
+         {"FOREMAN_WEBHOOK_HOSTS", "a,,b"},
+         {"FOREMAN_WEBHOOK_HOSTS", "a/b"},
+         {"FOREMAN_WEBHOOK_BACKOFF", "soon"},
+         {"FOREMAN_WEBHOOK_TIMEOUT", "0"},
+         {"FOREMAN_PUBLIC_URL", "http://x/path"}}) {
+    try {
+      parse_settings({}, env_of({{name, value}}));
+      BOOST_ERROR("accepted " << name << "=" << value);
+    } catch (const settings_error& e) {
+      BOOST_TEST(std::string{e.what()}.find(name) != std::string::npos, e.what());
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(help_lists_every_variable) {
   auto help = settings_help();
   for (auto name : {"FOREMAN_LISTEN", "FOREMAN_OLLAMA_URL", "FOREMAN_DB",

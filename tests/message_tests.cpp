@@ -73,7 +73,7 @@ BOOST_FIXTURE_TEST_SUITE(serialization, system_fixture)
 
 BOOST_AUTO_TEST_CASE(job_messages_roundtrip) {
   job_spec spec{job_kind::embed, "all-minilm", R"({"input":"x"})", 7, 3,
-                "http://127.0.0.1:9/hook", "team-a", "num_ctx=8192"};
+                "http://127.0.0.1:9/hook", "team-a", "num_ctx=8192", "key-1"};
   check_roundtrip(insert_atom_v, spec);
   check_roundtrip(sample_job());
   check_roundtrip(job_transition{42, job_state::queued, "no route", true, 99});
@@ -91,6 +91,41 @@ BOOST_AUTO_TEST_CASE(job_messages_roundtrip) {
   check_roundtrip(caf::get_atom_v, int64_t{42});
   check_roundtrip(cancel_atom_v, int64_t{42});
   check_roundtrip(job_chunk{42, R"({"done":false,"message":{"content":"x"}})"});
+}
+
+BOOST_AUTO_TEST_CASE(job_api_messages_roundtrip) {
+  check_roundtrip(enqueue_atom_v, job_spec{});
+  check_roundtrip(list_atom_v, job_query{true, job_state::done, "llama3.2:latest",
+                                         17, 20});
+  check_roundtrip(job_page{{sample_job(), sample_job()}, 41});
+  check_roundtrip(artifacts_atom_v, int64_t{42});
+  check_roundtrip(std::vector<artifact_info>{{"completion", "application/json", 12}});
+  check_roundtrip(artifact_atom_v, int64_t{42}, std::string{"completion"});
+  check_roundtrip(artifact{"completion", "application/json", "{\"done\":true}"});
+}
+
+BOOST_AUTO_TEST_CASE(webhook_messages_roundtrip) {
+  webhook_event event;
+  event.seq = 9;
+  event.job_id = 42;
+  event.url = "http://127.0.0.1:9/hook";
+  event.state = job_state::done;
+  event.has_previous = true;
+  event.previous_state = job_state::working;
+  event.at_ms = 1700000000123;
+  event.model = "llama3.2";
+  event.attempt = 2;
+  event.result = "hi";
+  event.artifacts = {{{"completion", "application/json", 2}, true, "{}"},
+                     {{"big", "application/octet-stream", 1 << 20}, false, ""}};
+  event.deliveries = 3;
+  check_roundtrip(webhook_batch{{event}, 1700000000999});
+  check_roundtrip(outbox_atom_v, int64_t{1700000000000}, int32_t{64},
+                  int64_t{65536});
+  check_roundtrip(delivered_atom_v, int64_t{9});
+  check_roundtrip(postpone_atom_v, int64_t{9}, int64_t{1700000001000}, false);
+  check_roundtrip(webhook_attempt{9, 42, false, "connection refused"});
+  check_roundtrip(wake_atom_v);
 }
 
 BOOST_AUTO_TEST_CASE(target_messages_roundtrip) {
@@ -123,6 +158,12 @@ BOOST_AUTO_TEST_CASE(actor_handles_roundtrip) {
   check_roundtrip(submit_atom_v, job_spec{}, sink, true);
   check_roundtrip(call_atom_v, target_request{}, chunk_sink_actor{sink});
   caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
+  auto listener = sys->spawn([]() -> webhook_dispatcher_actor::behavior_type {
+    return {[](wake_atom) {}, [](const webhook_attempt&) {}};
+  });
+  check_roundtrip(subscribe_atom_v, outbox_listener_actor{listener});
+  check_roundtrip(listener);
+  caf::anon_send_exit(listener, caf::exit_reason::user_shutdown);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -103,7 +103,16 @@ public:
     config.inventory_poll_ms = 200;
     if (adjust)
       adjust(config);
+    config_ = config;
     foreman = std::make_unique<foreman::service>(*sys_, config);
+    base = "http://127.0.0.1:" + std::to_string(foreman->http_port());
+  }
+
+  /// Stops foreman and starts a new one on the same database (and a new
+  /// port), as a restart would.
+  void restart() {
+    foreman.reset();
+    foreman = std::make_unique<foreman::service>(*sys_, config_);
     base = "http://127.0.0.1:" + std::to_string(foreman->http_port());
   }
 
@@ -137,6 +146,7 @@ private:
   // ends only once nothing refers to the actor any more.
   caf::actor_system_config cfg_;
   std::unique_ptr<caf::actor_system> sys_;
+  foreman::settings config_;
 
 public:
   temp_dir dir;

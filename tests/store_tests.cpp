@@ -10,6 +10,7 @@
 #include <caf/scoped_actor.hpp>
 
 #include "actors/store.hpp"
+#include "core/clock.hpp"
 #include "core/scheduling_policy.hpp"
 #include "messages/add_message_types.hpp"
 #include "messages/errors.hpp"
@@ -354,6 +355,207 @@ BOOST_AUTO_TEST_CASE(the_actor_answers_with_jobs_and_named_errors) {
              [&](const caf::error& err) {
                BOOST_TEST(has_code(err, foreman_errc::queue_full));
              });
+  self->send_exit(store, caf::exit_reason::user_shutdown);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(job_api_and_outbox, store_fixture)
+
+job_spec hooked_spec(const std::string& model) {
+  auto spec = chat_spec(model);
+  spec.state_webhook_url = "http://127.0.0.1:9/hook";
+  return spec;
+}
+
+std::vector<std::string> states_of(const webhook_batch& batch) {
+  std::vector<std::string> states;
+  for (auto& x : batch.events)
+    states.push_back(to_string(x.state));
+  return states;
+}
+
+BOOST_AUTO_TEST_CASE(an_idempotency_key_returns_the_first_job) {
+  auto spec = chat_spec("a");
+  spec.idempotency_key = "order-17";
+  auto first = db->insert(spec, 1000);
+  auto again = db->insert(spec, 2000);
+  BOOST_TEST(again.id == first.id);
+  BOOST_TEST(again.created_at_ms == 1000);
+  BOOST_TEST(db->count_in_state(job_state::queued) == 1);
+  // A full queue does not refuse the replay: nothing new is stored.
+  BOOST_TEST(db->insert(spec, 3000, 1).id == first.id);
+  // Jobs without a key never collide.
+  BOOST_TEST(db->insert(chat_spec("a"), 1000).id != db->insert(chat_spec("a"), 1000).id);
+}
+
+BOOST_AUTO_TEST_CASE(every_transition_writes_an_event_in_its_transaction) {
+  BOOST_TEST(db->insert(chat_spec("plain"), 1000).id == 1);
+  auto id = db->insert(hooked_spec("a"), 1000).id;
+  db->apply({id, job_state::loading, "", true}, 2000);
+  db->apply({id, job_state::working, "", false}, 3000);
+  db->complete({id, "hi", "application/json", R"({"done":true})"}, 4000);
+  // Jobs without a webhook URL write nothing.
+  BOOST_TEST(db->pending_events() == 4);
+  // Only the oldest event of a job is due at a time.
+  auto batch = db->due_events(5000, 10, 1024);
+  BOOST_REQUIRE_EQUAL(batch.events.size(), 1u);
+  auto& first = batch.events[0];
+  BOOST_TEST(first.job_id == id);
+  BOOST_TEST((first.state == job_state::queued));
+  BOOST_TEST(!first.has_previous);
+  BOOST_TEST(first.at_ms == 1000);
+  BOOST_TEST(first.url == "http://127.0.0.1:9/hook");
+  std::vector<std::string> seen;
+  for (int i = 0; i < 4; ++i) {
+    auto next = db->due_events(5000, 10, 1024);
+    BOOST_REQUIRE_EQUAL(next.events.size(), 1u);
+    seen.push_back(to_string(next.events[0].previous_state) + ">"
+                   + to_string(next.events[0].state));
+    if (next.events[0].state == job_state::done) {
+      auto& done = next.events[0];
+      BOOST_TEST(done.result == "hi");
+      BOOST_TEST(done.attempt == 1);
+      BOOST_REQUIRE_EQUAL(done.artifacts.size(), 1u);
+      BOOST_TEST(done.artifacts[0].inlined);
+      BOOST_TEST(done.artifacts[0].data == R"({"done":true})");
+    }
+    db->event_delivered(next.events[0].seq);
+  }
+  BOOST_TEST(seen[1] == "queued>loading");
+  BOOST_TEST(seen[2] == "loading>working");
+  BOOST_TEST(seen[3] == "working>done");
+  BOOST_TEST(db->pending_events() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_transition_writes_no_event) {
+  auto id = db->insert(hooked_spec("a"), 1000).id;
+  BOOST_CHECK_THROW(db->complete({id, "", "application/json", "{}"}, 2000),
+                    invalid_transition_error);
+  BOOST_TEST(db->pending_events() == 1);
+}
+
+BOOST_AUTO_TEST_CASE(large_artifacts_are_not_inlined) {
+  auto id = db->insert(hooked_spec("a"), 1000).id;
+  db->apply({id, job_state::working, "", true}, 2000);
+  db->complete({id, "", "application/json", std::string(100, 'x')}, 3000);
+  for (int i = 0; i < 2; ++i)
+    db->event_delivered(db->due_events(4000, 10, 99).events.at(0).seq);
+  auto done = db->due_events(4000, 10, 99).events.at(0);
+  BOOST_TEST(!done.artifacts.at(0).inlined);
+  BOOST_TEST(done.artifacts.at(0).data.empty());
+  BOOST_TEST(done.artifacts.at(0).info.size == 100);
+}
+
+BOOST_AUTO_TEST_CASE(a_postponed_event_holds_back_its_job_only) {
+  auto a = db->insert(hooked_spec("a"), 1000).id;
+  auto b = db->insert(hooked_spec("b"), 1000).id;
+  db->apply({a, job_state::cancelled, "cancelled", false}, 1500);
+  auto batch = db->due_events(2000, 10, 0);
+  BOOST_REQUIRE_EQUAL(batch.events.size(), 2u);
+  BOOST_TEST(batch.events[0].job_id == a);
+  db->postpone_event(batch.events[0].seq, 9000);
+  batch = db->due_events(2000, 10, 0);
+  BOOST_REQUIRE_EQUAL(batch.events.size(), 1u);
+  BOOST_TEST(batch.events[0].job_id == b);
+  BOOST_TEST(batch.next_due_ms == 9000);
+  batch = db->due_events(9000, 10, 0);
+  BOOST_TEST(states_of(batch) == (std::vector<std::string>{"queued", "queued"}));
+  BOOST_TEST(batch.events[0].deliveries == 1);
+}
+
+BOOST_AUTO_TEST_CASE(the_requeue_at_start_is_an_event_and_events_survive_reopening) {
+  auto id = db->insert(hooked_spec("a"), 1000).id;
+  db->apply({id, job_state::working, "", true}, 2000);
+  db.reset(); // the crash
+  job_store reopened{db_path};
+  BOOST_TEST(reopened.requeue_interrupted(3000) == 1);
+  BOOST_TEST(reopened.pending_events() == 3);
+  for (int i = 0; i < 2; ++i)
+    reopened.event_delivered(reopened.due_events(4000, 10, 0).events.at(0).seq);
+  auto requeued = reopened.due_events(4000, 10, 0).events.at(0);
+  BOOST_TEST((requeued.previous_state == job_state::working));
+  BOOST_TEST((requeued.state == job_state::queued));
+}
+
+BOOST_AUTO_TEST_CASE(listing_filters_newest_first_in_pages) {
+  for (int i = 0; i < 5; ++i)
+    db->insert(chat_spec(i % 2 == 0 ? "llama3.2" : "qwen2.5"), 1000 + i);
+  db->apply({1, job_state::cancelled, "cancelled", false}, 2000);
+  job_query all;
+  all.limit = 2;
+  auto page = db->list(all);
+  BOOST_REQUIRE_EQUAL(page.jobs.size(), 2u);
+  BOOST_TEST(page.jobs[0].id == 5);
+  BOOST_TEST(page.jobs[1].id == 4);
+  BOOST_TEST(page.next_cursor == 4);
+  all.before_id = page.next_cursor;
+  page = db->list(all);
+  BOOST_TEST(page.jobs.at(0).id == 3);
+  all.before_id = page.next_cursor;
+  page = db->list(all);
+  BOOST_TEST(page.jobs.size() == 1u);
+  BOOST_TEST(page.next_cursor == 0);
+  job_query llama;
+  llama.model_key = "llama3.2:latest";
+  llama.by_state = true;
+  llama.state = job_state::queued;
+  page = db->list(llama);
+  BOOST_REQUIRE_EQUAL(page.jobs.size(), 2u);
+  BOOST_TEST(page.jobs[0].id == 5);
+  BOOST_TEST(page.jobs[1].id == 3);
+}
+
+BOOST_AUTO_TEST_CASE(the_actor_wakes_its_listener_and_serves_artifacts) {
+  caf::actor_system_config cfg;
+  add_message_types(cfg);
+  caf::actor_system sys{cfg};
+  auto store = spawn_store(sys, std::make_shared<job_store>(dir.file("b.db")),
+                           store_config{});
+  caf::scoped_actor self{sys};
+  self->send(store, subscribe_atom_v,
+             caf::actor_cast<outbox_listener_actor>(self));
+  auto ask = [&](auto... xs) {
+    bool ok = false;
+    self->request(store, std::chrono::seconds{10}, xs...)
+      .receive([&](const job&) { ok = true; },
+               [&](const caf::error& err) { BOOST_FAIL(describe(err)); });
+    return ok;
+  };
+  BOOST_REQUIRE(ask(insert_atom_v, hooked_spec("m")));
+  self->receive([](wake_atom) {},
+                caf::after(std::chrono::seconds{10}) >> [] { BOOST_FAIL("no wake"); });
+  BOOST_REQUIRE(ask(job_transition{1, job_state::working, "", true}));
+  BOOST_REQUIRE(ask(job_completion{1, "hi", "application/json", "{}"}));
+  self->request(store, std::chrono::seconds{10}, artifacts_atom_v, int64_t{1})
+    .receive(
+      [&](const std::vector<artifact_info>& list) {
+        BOOST_REQUIRE_EQUAL(list.size(), 1u);
+        BOOST_TEST(list[0].name == "completion");
+        BOOST_TEST(list[0].size == 2);
+      },
+      [&](const caf::error& err) { BOOST_FAIL(describe(err)); });
+  self->request(store, std::chrono::seconds{10}, artifact_atom_v, int64_t{1},
+                std::string{"completion"})
+    .receive([&](const artifact& x) { BOOST_TEST(x.data == "{}"); },
+             [&](const caf::error& err) { BOOST_FAIL(describe(err)); });
+  for (auto [id, name] : {std::pair{int64_t{2}, "completion"},
+                          std::pair{int64_t{1}, "nope"}})
+    self->request(store, std::chrono::seconds{10}, artifact_atom_v, id,
+                  std::string{name})
+      .receive([&](const artifact&) { BOOST_FAIL("found a missing artifact"); },
+               [&](const caf::error& err) {
+                 BOOST_TEST(has_code(err, foreman_errc::job_not_found));
+               });
+  self->request(store, std::chrono::seconds{10}, artifacts_atom_v, int64_t{2})
+    .receive([&](const std::vector<artifact_info>&) { BOOST_FAIL("no job 2"); },
+             [&](const caf::error& err) {
+               BOOST_TEST(has_code(err, foreman_errc::job_not_found));
+             });
+  self->request(store, std::chrono::seconds{10}, outbox_atom_v, now_unix_ms(),
+                int32_t{10}, int64_t{0})
+    .receive([&](const webhook_batch& b) { BOOST_TEST(b.events.size() == 1u); },
+             [&](const caf::error& err) { BOOST_FAIL(describe(err)); });
   self->send_exit(store, caf::exit_reason::user_shutdown);
 }
 
