@@ -470,6 +470,35 @@ int64_t estimate_start(worker_pointer self, const job& x, const queue_ahead& ahe
   return now + static_cast<int64_t>(wait);
 }
 
+/// Stores a new job (with the default attempts when it names none), lets
+/// `on_stored` see it, and looks for work.
+template <class OnStored, class OnError>
+void store_new_job(worker_pointer self, job_spec spec, OnStored on_stored,
+                   OnError on_error) {
+  if (spec.max_attempts <= 0)
+    spec.max_attempts = self->state.config.default_max_attempts;
+  self->request(self->state.store, caf::infinite, insert_atom_v, std::move(spec))
+    .then(
+      [=](const job& stored) mutable {
+        log_info("worker", describe_job(stored));
+        on_stored(stored);
+        pick_next(self);
+      },
+      on_error);
+}
+
+/// Tells a waiting caller its job and the job's place in the queue.
+void tell_accepted(worker_pointer self, const job_sink_actor& sink, const job& stored) {
+  self->request(self->state.store, caf::infinite, position_atom_v, stored.id)
+    .then(
+      [=](const job& current, const queue_ahead& ahead) {
+        self->send(sink, accepted_atom_v, current,
+                   current.state == job_state::queued ? ahead.position
+                                                      : int64_t{0});
+      },
+      [=](const caf::error&) { self->send(sink, accepted_atom_v, stored, int64_t{0}); });
+}
+
 worker_actor::behavior_type
 worker(worker_pointer self, worker_config config, store_actor store,
        target_client_actor target, inventory_actor inventory) {
@@ -483,45 +512,21 @@ worker(worker_pointer self, worker_config config, store_actor store,
   return {
     [=](submit_atom, job_spec& spec, const job_sink_actor& sink, bool stream) {
       auto rp = self->make_response_promise<job_outcome>();
-      if (spec.max_attempts <= 0)
-        spec.max_attempts = self->state.config.default_max_attempts;
-      self->request(self->state.store, caf::infinite, insert_atom_v,
-                    std::move(spec))
-        .then(
-          [=](const job& stored) mutable {
-            log_info("worker", describe_job(stored));
-            self->state.waiting[stored.id].push_back(waiter{rp, sink, stream});
-            pick_next(self);
-            if (!sink)
-              return;
-            // The caller learns the job and its place in the queue.
-            self->request(self->state.store, caf::infinite, position_atom_v, stored.id)
-              .then(
-                [=](const job& current, const queue_ahead& ahead) {
-                  self->send(sink, accepted_atom_v, current,
-                             current.state == job_state::queued ? ahead.position
-                                                                : int64_t{0});
-                },
-                [=](const caf::error&) {
-                  self->send(sink, accepted_atom_v, stored, int64_t{0});
-                });
-          },
-          [=](const caf::error& err) mutable { rp.deliver(err); });
+      store_new_job(
+        self, std::move(spec),
+        [=](const job& stored) mutable {
+          self->state.waiting[stored.id].push_back(waiter{rp, sink, stream});
+          if (sink)
+            tell_accepted(self, sink, stored);
+        },
+        [=](const caf::error& err) mutable { rp.deliver(err); });
       return rp;
     },
     [=](enqueue_atom, job_spec& spec) {
       auto rp = self->make_response_promise<job>();
-      if (spec.max_attempts <= 0)
-        spec.max_attempts = self->state.config.default_max_attempts;
-      self->request(self->state.store, caf::infinite, insert_atom_v,
-                    std::move(spec))
-        .then(
-          [=](const job& stored) mutable {
-            log_info("worker", describe_job(stored));
-            pick_next(self);
-            rp.deliver(stored);
-          },
-          [=](const caf::error& err) mutable { rp.deliver(err); });
+      store_new_job(
+        self, std::move(spec), [=](const job& stored) mutable { rp.deliver(stored); },
+        [=](const caf::error& err) mutable { rp.deliver(err); });
       return rp;
     },
     [=](cancel_atom, int64_t job_id) {
