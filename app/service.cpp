@@ -12,6 +12,7 @@
 #include "actors/worker.hpp"
 #include "core/clock.hpp"
 #include "core/log.hpp"
+#include "net/webhook_http.hpp"
 #include "persistence/job_store.hpp"
 
 namespace foreman {
@@ -84,6 +85,12 @@ service::service(caf::actor_system& sys, const settings& config)
   http.webhooks.allowed_hosts = config.webhook_hosts;
   try {
     st.ingress = spawn_http_ingress(sys, std::move(http), st.worker, st.store);
+  } catch (...) {
+    stop();
+    throw;
+  }
+  try {
+    net::configure_webhook_tls(config.webhook_ca_file);
   } catch (...) {
     stop();
     throw;

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cstdlib>
+#include <filesystem>
 #include <sstream>
 
 #include "core/duration.hpp"
@@ -204,6 +205,16 @@ const std::vector<option>& options() {
          hosts.push_back(host);
        }
        s.webhook_hosts = std::move(hosts);
+       return std::nullopt;
+     }},
+    {"webhook-ca-file", "FOREMAN_WEBHOOK_CA_FILE", "(system CAs only)",
+     "PEM file of CA certificates trusted for https webhook receivers, "
+     "besides the system's",
+     [](settings& s, const std::string& v) -> std::optional<std::string> {
+       std::error_code ec;
+       if (!v.empty() && !std::filesystem::is_regular_file(v, ec))
+         return "expected the path of an existing PEM file";
+       s.webhook_ca_file = v;
        return std::nullopt;
      }},
     {"webhook-backoff", "FOREMAN_WEBHOOK_BACKOFF", "1s",

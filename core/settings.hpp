@@ -50,6 +50,9 @@ struct settings {
   int64_t webhook_inline_limit = 64 * 1024;
   /// Hosts webhook URLs may name; empty = any.
   std::vector<std::string> webhook_hosts;
+  /// PEM certificates trusted for https webhook receivers besides the
+  /// system's CA store; empty = the system's only.
+  std::string webhook_ca_file;
   /// The first webhook retry waits up to this long, doubling per attempt.
   int64_t webhook_backoff_ms = 1000;
   /// A webhook receiver silent this long is a failed attempt.

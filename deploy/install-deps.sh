@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ccache pkg-config curl
   libcaf-dev libpoco-dev libboost-test-dev libsqlite3-dev sqlite3
+  openssl # the https webhook test makes its certificates with it
 )
 
 # Node.js runs the official clients in the tests; a machine may have it from

@@ -60,12 +60,10 @@ std::optional<request_problem> check_webhook_url(const std::string& text,
                                                  const webhook_policy& policy) {
   auto url = parse_http_url(text);
   if (!url)
-    return bad("state_webhook_url must be an absolute http URL, e.g. "
-               "http://hooks.example:8080/foreman");
-  if (url->scheme != "http")
-    // Poco NetSSL is not linked, so foreman could never deliver it.
-    return bad("state_webhook_url: https webhooks are not supported by this "
-               "foreman build; use an http URL");
+    return bad("state_webhook_url must be an absolute http or https URL, "
+               "e.g. https://hooks.example:8443/foreman");
+  if (url->scheme != "http" && url->scheme != "https")
+    return bad("state_webhook_url must be an http or https URL");
   if (!policy.allowed_hosts.empty()
       && std::none_of(policy.allowed_hosts.begin(), policy.allowed_hosts.end(),
                       [&](const std::string& host) {

@@ -29,9 +29,18 @@ struct webhook_post_result {
   std::string problem;
 };
 
+/// Sets up TLS for https webhook URLs: receivers' certificates are checked
+/// against the system's CA store and, when `ca_file` is not empty, against
+/// the certificates in that PEM file too (a private CA). Applies to every
+/// later post_webhook in the process. Throws std::runtime_error when the file
+/// cannot be loaded.
+void configure_webhook_tls(const std::string& ca_file);
+
 /// POSTs `body` as JSON to `url` with the event id and, when `secret` is not
-/// empty, the timestamp and signature headers. Blocks for at most about
-/// `timeout` (connecting, sending, and waiting for the answer each).
+/// empty, the timestamp and signature headers; an https URL's certificate is
+/// verified as configure_webhook_tls says (the system CAs until it is
+/// called). Blocks for at most about `timeout` (connecting, sending, and
+/// waiting for the answer each).
 webhook_post_result post_webhook(const http_url& url, const std::string& body,
                                  int64_t event_id, const std::string& secret,
                                  int64_t unix_seconds,

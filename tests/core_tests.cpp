@@ -164,6 +164,8 @@ BOOST_AUTO_TEST_CASE(invalid_values_name_the_setting_and_the_forms) {
   BOOST_CHECK_THROW(parse_settings({"--no-such-option=1"}, env_of({})),
                     settings_error);
   BOOST_CHECK_THROW(parse_settings({"--db"}, env_of({})), settings_error);
+  BOOST_CHECK_THROW(parse_settings({"--webhook-ca-file=/nonexistent/ca.pem"}, env_of({})),
+                    settings_error);
 }
 
 BOOST_AUTO_TEST_CASE(webhook_settings_parse_and_name_themselves) {

@@ -229,6 +229,37 @@ BOOST_AUTO_TEST_CASE(a_receiver_that_never_answers_holds_up_nothing_else) {
   stuck.hang(false);
 }
 
+BOOST_AUTO_TEST_CASE(https_receivers_get_events_only_with_a_trusted_certificate) {
+  temp_dir certs;
+  auto trusted_tls = make_loopback_certificate(certs.path.string(), "trusted");
+  auto untrusted_tls = make_loopback_certificate(certs.path.string(), "untrusted");
+  webhook_receiver trusted{trusted_tls};
+  webhook_receiver untrusted{untrusted_tls};
+  BOOST_REQUIRE(trusted.url().rfind("https://127.0.0.1:", 0) == 0);
+  service_fixture fx{fast_fake, [&](foreman::settings& s) {
+                       quick_webhooks(s);
+                       s.webhook_secret = "s3cret";
+                       s.webhook_ca_file = trusted_tls.certificate;
+                     }};
+  auto rejected = submit(fx, hooked_body("qwen2.5", untrusted.url()));
+  auto id = submit(fx, hooked_body("llama3.2", trusted.url()));
+  BOOST_REQUIRE(eventually([&] { return delivered_run(trusted, id); }));
+  auto received = trusted.received();
+  BOOST_TEST(received.size() == 4u);
+  for (auto& x : received) {
+    BOOST_TEST(x.method == "POST");
+    BOOST_TEST(x.path == "/hook");
+    auto timestamp = x.headers.at("X-Foreman-Timestamp");
+    BOOST_TEST(x.headers.at("X-Foreman-Signature")
+               == "sha256=" + hmac_hex("s3cret", timestamp + "." + x.body));
+  }
+  // The receiver whose certificate nobody vouches for gets nothing while
+  // foreman keeps retrying (every 50 ms to at most a few seconds apart).
+  BOOST_REQUIRE(eventually([&] { return fx.state_of(rejected) == "done"; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds{1500});
+  BOOST_TEST(untrusted.received().empty());
+}
+
 BOOST_AUTO_TEST_CASE(an_idempotency_key_returns_the_same_job) {
   service_fixture fx{fast_fake};
   auto body = job_body("llama3.2", R"("idempotency_key":"order-17")");
@@ -353,8 +384,8 @@ BOOST_AUTO_TEST_CASE(invalid_submissions_get_400_naming_the_field) {
     {R"({"kind":"chat","model":"a",)" + payload + R"(,"state_webhook_url":"not a url"})",
      "state_webhook_url"},
     {R"({"kind":"chat","model":"a",)" + payload
-       + R"(,"state_webhook_url":"https://127.0.0.1/x"})",
-     "https"},
+       + R"(,"state_webhook_url":"https://localhost:1/x"})",
+     "FOREMAN_WEBHOOK_HOSTS"},
     {R"({"kind":"chat","model":"a",)" + payload
        + R"(,"state_webhook_url":"http://localhost:1/x"})",
      "FOREMAN_WEBHOOK_HOSTS"},
@@ -372,8 +403,9 @@ BOOST_AUTO_TEST_CASE(invalid_submissions_get_400_naming_the_field) {
   }
   auto page = parse_json(http_request("GET", fx.base + "/jobs").body);
   BOOST_TEST(page->getArray("jobs")->size() == 0u);
-  // The allowed host is accepted.
+  // The allowed host is accepted, over http or https.
   submit(fx, hooked_body("llama3.2", "http://127.0.0.1:1/hook"));
+  submit(fx, hooked_body("llama3.2", "https://127.0.0.1:1/hook"));
 }
 
 BOOST_AUTO_TEST_CASE(the_signature_is_hmac_sha256_of_timestamp_dot_body) {

@@ -1,8 +1,11 @@
 #include "webhook_receiver.hpp"
 
 #include <condition_variable>
+#include <cstdlib>
+#include <fstream>
 #include <mutex>
 #include <sstream>
+#include <stdexcept>
 
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
@@ -10,12 +13,52 @@
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/NetSSL.h>
+#include <Poco/Net/SecureServerSocket.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/ThreadPool.h>
 
 namespace foreman_test {
+
+namespace {
+
+/// Quotes `text` for /bin/sh.
+std::string shell_quote(const std::string& text) {
+  std::string quoted = "'";
+  for (char c : text)
+    quoted += c == '\'' ? std::string{"'\\''"} : std::string(1, c);
+  return quoted + "'";
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in{path};
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+} // namespace
+
+tls_files make_loopback_certificate(const std::string& dir,
+                                    const std::string& name) {
+  if (std::system("command -v openssl >/dev/null 2>&1") != 0)
+    throw std::runtime_error{"the https webhook tests need the openssl command "
+                             "(Debian package openssl), which is not on PATH"};
+  tls_files files{dir + "/" + name + ".crt", dir + "/" + name + ".key"};
+  auto log = dir + "/" + name + ".openssl.log";
+  auto command = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1"
+                 " -nodes -days 2 -subj /CN=127.0.0.1"
+                 " -addext subjectAltName=IP:127.0.0.1"
+                 " -keyout " + shell_quote(files.private_key)
+                 + " -out " + shell_quote(files.certificate)
+                 + " >" + shell_quote(log) + " 2>&1";
+  if (std::system(command.c_str()) != 0)
+    throw std::runtime_error{"openssl could not make a test certificate: "
+                             + read_text(log)};
+  return files;
+}
 
 struct webhook_receiver::impl {
   mutable std::mutex mtx;
@@ -25,6 +68,8 @@ struct webhook_receiver::impl {
   bool closing = false;
   int hung = 0;
   uint16_t port = 0;
+  /// Set when serving TLS.
+  Poco::Net::Context::Ptr tls;
   Poco::ThreadPool pool{2, 32};
   std::unique_ptr<Poco::Net::HTTPServer> server;
 
@@ -74,8 +119,27 @@ struct webhook_receiver::impl {
     impl& owner_;
   };
 
+  ~impl() {
+    if (tls) {
+      tls = nullptr;
+      Poco::Net::uninitializeSSL();
+    }
+  }
+
+  void use_tls(const tls_files& files) {
+    Poco::Net::initializeSSL();
+    Poco::Net::Context::Params params;
+    params.certificateFile = files.certificate;
+    params.privateKeyFile = files.private_key;
+    params.verificationMode = Poco::Net::Context::VERIFY_NONE;
+    params.loadDefaultCAs = false;
+    tls = new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, params);
+  }
+
   void start() {
-    Poco::Net::ServerSocket socket;
+    // A copy of a secure server socket shares its (secure) implementation.
+    Poco::Net::ServerSocket socket = tls ? Poco::Net::SecureServerSocket{tls}
+                                         : Poco::Net::ServerSocket{};
     socket.bind(Poco::Net::SocketAddress{"127.0.0.1", port}, true);
     socket.listen(64);
     port = socket.address().port();
@@ -106,13 +170,20 @@ webhook_receiver::webhook_receiver() : impl_(std::make_unique<impl>()) {
   impl_->start();
 }
 
+webhook_receiver::webhook_receiver(const tls_files& tls)
+  : impl_(std::make_unique<impl>()) {
+  impl_->use_tls(tls);
+  impl_->start();
+}
+
 webhook_receiver::~webhook_receiver() {
   impl_->stop();
   impl_->pool.joinAll();
 }
 
 std::string webhook_receiver::url() const {
-  return "http://127.0.0.1:" + std::to_string(impl_->port) + "/hook";
+  return std::string{impl_->tls ? "https" : "http"} + "://127.0.0.1:"
+         + std::to_string(impl_->port) + "/hook";
 }
 
 uint16_t webhook_receiver::port() const {

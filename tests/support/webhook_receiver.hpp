@@ -1,8 +1,8 @@
 #pragma once
 
-// A real HTTP server on 127.0.0.1 that records the webhook deliveries it
-// receives; tests take it down, bring it back on the same port, or make it
-// hang without answering.
+// A real HTTP (or HTTPS) server on 127.0.0.1 that records the webhook
+// deliveries it receives; tests take it down, bring it back on the same port,
+// or make it hang without answering.
 
 #include <chrono>
 #include <cstdint>
@@ -21,16 +21,32 @@ struct received_request {
   std::string body;
 };
 
+/// A certificate and its private key, PEM files.
+struct tls_files {
+  std::string certificate;
+  std::string private_key;
+};
+
+/// Writes a new self-signed certificate for 127.0.0.1 (CN and IP SAN) and its
+/// unencrypted key into `dir` as <name>.crt and <name>.key, with the openssl
+/// command. Throws std::runtime_error saying why when openssl is missing or
+/// fails.
+tls_files make_loopback_certificate(const std::string& dir,
+                                    const std::string& name);
+
 class webhook_receiver {
 public:
   /// Listens on an ephemeral loopback port and answers 200.
   webhook_receiver();
+
+  /// The same over TLS with `tls`' certificate; url() is https.
+  explicit webhook_receiver(const tls_files& tls);
   ~webhook_receiver();
 
   webhook_receiver(const webhook_receiver&) = delete;
   webhook_receiver& operator=(const webhook_receiver&) = delete;
 
-  /// http://127.0.0.1:PORT/hook
+  /// http://127.0.0.1:PORT/hook (https:// with TLS)
   std::string url() const;
 
   uint16_t port() const;
