@@ -1,8 +1,10 @@
 #include "core/settings.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "core/duration.hpp"
@@ -245,6 +247,27 @@ const std::vector<option>& options() {
        s.public_url = url->origin();
        return std::nullopt;
      }},
+    {"api-keys", "FOREMAN_API_KEYS", "(none: no authentication)",
+     "comma-separated callers' keys, each `key` or `key:scope` (scope client, "
+     "the default, or admin), sent as Authorization: Bearer <key>",
+     [](settings& s, const std::string& v) -> std::optional<std::string> {
+       auto parsed = parse_api_keys(v);
+       if (auto problem = std::get_if<std::string>(&parsed))
+         return *problem;
+       s.api_keys = std::get<std::vector<api_key>>(std::move(parsed));
+       return std::nullopt;
+     }},
+    {"shutdown-grace", "FOREMAN_SHUTDOWN_GRACE", "30s",
+     "on SIGTERM the running job may finish within this; then it is aborted "
+     "and queued again",
+     [](settings& s, const std::string& v) -> std::optional<std::string> {
+       auto ms = parse_seconds_or_duration_ms(v);
+       if (!ms || *ms < 0)
+         return "expected a duration such as 30s or 2m, or plain seconds (0 = "
+                "abort at once)";
+       s.shutdown_grace_ms = *ms;
+       return std::nullopt;
+     }},
     {"log-level", "FOREMAN_LOG_LEVEL", "info", "error, warning, info or debug",
      [](settings& s, const std::string& v) -> std::optional<std::string> {
        if (v != "error" && v != "warning" && v != "info" && v != "debug")
@@ -262,14 +285,71 @@ void apply(settings& s, const option& opt, const std::string& value,
     throw settings_error{"invalid " + source + " '" + value + "': " + *problem};
 }
 
+const option* find_option(const std::string& name) {
+  for (auto& opt : options())
+    if (name == opt.name)
+      return &opt;
+  return nullptr;
+}
+
+constexpr const char* config_option = "config";
+constexpr const char* config_env = "FOREMAN_CONFIG";
+
+/// One `--name value` pair from the command line.
+struct command_line_setting {
+  std::string name;
+  std::string value;
+};
+
+std::string trim(const std::string& text) {
+  auto first = text.find_first_not_of(" \t\r");
+  if (first == std::string::npos)
+    return {};
+  auto last = text.find_last_not_of(" \t\r");
+  return text.substr(first, last - first + 1);
+}
+
+/// Applies a config file: `name = value` lines, `#` comments, values
+/// optionally in double quotes; each setting at most once.
+void apply_config_file(settings& s, const std::string& path) {
+  std::ifstream in{path};
+  if (!in)
+    throw settings_error{"cannot read config file '" + path + "' (from --"
+                         + std::string{config_option} + " or " + config_env
+                         + ")"};
+  std::vector<std::string> seen;
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    auto where = path + ":" + std::to_string(number);
+    auto text = trim(line);
+    if (text.empty() || text[0] == '#')
+      continue;
+    auto eq = text.find('=');
+    if (eq == std::string::npos)
+      throw settings_error{where + ": expected `name = value`, e.g. "
+                                   "`max-queue = 100`"};
+    auto name = trim(text.substr(0, eq));
+    auto value = trim(text.substr(eq + 1));
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+      value = value.substr(1, value.size() - 2);
+    auto opt = find_option(name);
+    if (opt == nullptr)
+      throw settings_error{where + ": unknown setting '" + name
+                           + "' (names as the command-line options, see --help)"};
+    if (std::find(seen.begin(), seen.end(), name) != seen.end())
+      throw settings_error{where + ": '" + name + "' is set twice"};
+    seen.push_back(name);
+    apply(s, *opt, value, where + " " + name);
+  }
+}
+
 } // namespace
 
 settings_result parse_settings(const std::vector<std::string>& args,
                                const env_lookup& env) {
   settings_result result;
-  for (auto& opt : options())
-    if (auto value = env(opt.env))
-      apply(result.values, opt, *value, opt.env);
+  std::vector<command_line_setting> command_line;
+  std::optional<std::string> config_path = env(config_env);
   for (size_t i = 0; i < args.size(); ++i) {
     const auto& arg = args[i];
     if (arg == "--help" || arg == "-h") {
@@ -280,11 +360,7 @@ settings_result parse_settings(const std::vector<std::string>& args,
       throw settings_error{"unexpected argument '" + arg + "' (see --help)"};
     auto eq = arg.find('=');
     auto name = arg.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
-    const option* match = nullptr;
-    for (auto& opt : options())
-      if (name == opt.name)
-        match = &opt;
-    if (match == nullptr)
+    if (name != config_option && find_option(name) == nullptr)
       throw settings_error{"unknown option '--" + name + "' (see --help)"};
     std::string value;
     if (eq != std::string::npos) {
@@ -294,8 +370,20 @@ settings_result parse_settings(const std::vector<std::string>& args,
     } else {
       throw settings_error{"option '--" + name + "' needs a value"};
     }
-    apply(result.values, *match, value, "--" + name);
+    if (name == config_option)
+      config_path = value;
+    else
+      command_line.push_back({name, value});
   }
+  if (config_path && !config_path->empty()) {
+    apply_config_file(result.values, *config_path);
+    result.values.config_file = *config_path;
+  }
+  for (auto& opt : options())
+    if (auto value = env(opt.env))
+      apply(result.values, opt, *value, opt.env);
+  for (auto& [name, value] : command_line)
+    apply(result.values, *find_option(name), value, "--" + name);
   return result;
 }
 
@@ -307,9 +395,14 @@ std::optional<std::string> process_env(const std::string& name) {
 
 std::string settings_help() {
   std::ostringstream out;
-  out << "usage: foreman [--option=value ...]\n\n"
-         "Every option can also be set by its environment variable; the "
-         "command line wins.\n\n";
+  out << "usage: foreman [--option=value ...]\n"
+         "       foreman jobs list|show|cancel ... | foreman status ...  "
+         "(a running foreman's jobs and state; see foreman jobs --help)\n\n"
+         "Every option is also a key in the config file (`name = value` lines) "
+         "and an environment variable;\nthe environment beats the file and the "
+         "command line beats both.\n\n"
+         "  --config (FOREMAN_CONFIG, default none)\n"
+         "      config file to read first\n";
   for (auto& opt : options()) {
     out << "  --" << opt.name << " (" << opt.env << ", default "
         << opt.default_text << ")\n      " << opt.description << "\n";

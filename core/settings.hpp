@@ -1,7 +1,8 @@
 #pragma once
 
-// foreman's settings: each one an environment variable FOREMAN_* and a
-// command-line option (the command line wins).
+// foreman's settings: each one a key in a config file, an environment
+// variable FOREMAN_* and a command-line option; the environment beats the
+// file and the command line beats both.
 
 #include <cstdint>
 #include <functional>
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/api_keys.hpp"
 #include "core/keep_alive.hpp"
 #include "core/url.hpp"
 
@@ -60,6 +62,13 @@ struct settings {
   /// foreman's address as webhook receivers reach it (artifact URLs);
   /// empty = http:// plus the listen address.
   std::string public_url;
+  /// Callers' bearer keys; empty = no authentication.
+  std::vector<api_key> api_keys;
+  /// On SIGTERM the running job may finish within this; then it is aborted
+  /// and goes back to the queue.
+  int64_t shutdown_grace_ms = 30 * 1000;
+  /// The config file the settings were read from; empty = none.
+  std::string config_file;
 };
 
 /// A rejected setting; the message names it and its accepted forms.
@@ -74,8 +83,10 @@ struct settings_result {
 
 using env_lookup = std::function<std::optional<std::string>(const std::string&)>;
 
-/// Reads the environment, then the command line (`--name=value` or
-/// `--name value`). Throws settings_error on an unknown option or a bad value.
+/// Reads the config file named by `--config` or FOREMAN_CONFIG (lines of
+/// `name = value`, names as the command-line options), then the environment,
+/// then the command line (`--name=value` or `--name value`). Throws
+/// settings_error on an unknown option, an unreadable file or a bad value.
 settings_result parse_settings(const std::vector<std::string>& args,
                                const env_lookup& env);
 

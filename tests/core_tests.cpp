@@ -2,14 +2,17 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <fstream>
 #include <map>
 
+#include "core/api_keys.hpp"
 #include "core/duration.hpp"
 #include "core/keep_alive.hpp"
 #include "core/model_name.hpp"
 #include "core/scheduling_policy.hpp"
 #include "core/settings.hpp"
 #include "core/url.hpp"
+#include "temp_dir.hpp"
 
 using namespace foreman;
 
@@ -204,6 +207,115 @@ BOOST_AUTO_TEST_CASE(webhook_settings_parse_and_name_themselves) {
       BOOST_TEST(std::string{e.what()}.find(name) != std::string::npos, e.what());
     }
   }
+}
+
+/// Writes `text` to a file in `dir` and returns its path.
+std::string write_file(const foreman_test::temp_dir& dir, const std::string& text) {
+  auto path = dir.file("foreman.conf");
+  std::ofstream{path} << text;
+  return path;
+}
+
+BOOST_AUTO_TEST_CASE(config_file_then_environment_then_command_line) {
+  foreman_test::temp_dir dir;
+  auto path = write_file(dir, "# site settings\n"
+                              "max-queue = 100\n"
+                              "max-attempts = 5\n"
+                              "  db = \"/srv/jobs.db\"  \n"
+                              "\n"
+                              "log-level=debug\n");
+  // The file alone.
+  auto from_file = parse_settings({"--config", path}, env_of({})).values;
+  BOOST_TEST(from_file.max_queue == 100);
+  BOOST_TEST(from_file.max_attempts == 5);
+  BOOST_TEST(from_file.db_path == "/srv/jobs.db");
+  BOOST_TEST(from_file.log_level == "debug");
+  BOOST_TEST(from_file.config_file == path);
+  // The environment beats the file, the command line beats both.
+  auto s = parse_settings({"--max-queue=300"},
+                          env_of({{"FOREMAN_CONFIG", path},
+                                  {"FOREMAN_MAX_QUEUE", "200"},
+                                  {"FOREMAN_MAX_ATTEMPTS", "7"}}))
+             .values;
+  BOOST_TEST(s.max_queue == 300);
+  BOOST_TEST(s.max_attempts == 7);
+  BOOST_TEST(s.db_path == "/srv/jobs.db");
+  // --config beats FOREMAN_CONFIG.
+  foreman_test::temp_dir other;
+  auto other_path = write_file(other, "max-queue = 42\n");
+  auto chosen = parse_settings({"--config=" + other_path},
+                               env_of({{"FOREMAN_CONFIG", path}}))
+                  .values;
+  BOOST_TEST(chosen.max_queue == 42);
+  BOOST_TEST(chosen.max_attempts == 3);
+}
+
+BOOST_AUTO_TEST_CASE(bad_config_files_are_rejected_naming_the_line) {
+  foreman_test::temp_dir dir;
+  auto rejects = [&](const std::string& text, const std::string& expected) {
+    auto path = write_file(dir, text);
+    try {
+      parse_settings({"--config", path}, env_of({}));
+      BOOST_ERROR("accepted config " << text);
+    } catch (const settings_error& e) {
+      BOOST_TEST(std::string{e.what()}.find(expected) != std::string::npos,
+                 e.what() << " lacks " << expected);
+    }
+  };
+  rejects("max-queue = 10\nmax-qeue = 5\n", "foreman.conf:2: unknown setting 'max-qeue'");
+  rejects("\nmax-wait = soon\n", "foreman.conf:2 max-wait 'soon'");
+  rejects("max-wait = soon\n", "positive duration");
+  rejects("listen\n", "foreman.conf:1: expected `name = value`");
+  rejects("db = a.db\ndb = b.db\n", "'db' is set twice");
+  rejects("config = other.conf\n", "unknown setting 'config'");
+  BOOST_CHECK_THROW(parse_settings({"--config", dir.file("missing.conf")}, env_of({})),
+                    settings_error);
+  BOOST_CHECK_THROW(parse_settings({"--config"}, env_of({})), settings_error);
+}
+
+BOOST_AUTO_TEST_CASE(api_keys_take_a_scope_and_reject_weak_entries) {
+  auto s = parse_settings({}, env_of({{"FOREMAN_API_KEYS",
+                                       "team-key-0123456789, ops-key-0123456789:admin,"
+                                       "ci-key-0123456789ab:client"}}))
+             .values;
+  BOOST_TEST_REQUIRE(s.api_keys.size() == 3u);
+  BOOST_TEST(s.api_keys[0].secret == "team-key-0123456789");
+  BOOST_TEST((s.api_keys[0].scope == key_scope::client));
+  BOOST_TEST((s.api_keys[1].scope == key_scope::admin));
+  BOOST_TEST((s.api_keys[2].scope == key_scope::client));
+  BOOST_TEST(parse_settings({}, env_of({})).values.api_keys.empty());
+  for (auto bad : {"short:admin", "team-key-0123456789:root",
+                   "team-key-0123456789,,ops-key-0123456789",
+                   "team-key-0123456789,team-key-0123456789",
+                   "team key 0123456789"}) {
+    try {
+      parse_settings({"--api-keys", bad}, env_of({}));
+      BOOST_ERROR("accepted --api-keys " << bad);
+    } catch (const settings_error& e) {
+      BOOST_TEST(std::string{e.what()}.find("--api-keys") != std::string::npos);
+      // The keys themselves are secrets; only the entry number is named.
+      BOOST_TEST(std::string{e.what()}.find("entry") != std::string::npos);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(api_keys_are_found_by_exact_match_only) {
+  auto keys = std::get<std::vector<api_key>>(
+    parse_api_keys("team-key-0123456789,ops-key-0123456789:admin"));
+  BOOST_TEST((find_api_key(keys, "ops-key-0123456789")->scope == key_scope::admin));
+  BOOST_TEST(find_api_key(keys, "team-key-0123456789").has_value());
+  for (auto wrong : {"", "team-key-012345678", "team-key-01234567890",
+                     "TEAM-KEY-0123456789", "ops-key-0123456789:admin"})
+    BOOST_TEST(!find_api_key(keys, wrong).has_value(), wrong);
+}
+
+BOOST_AUTO_TEST_CASE(shutdown_grace_takes_durations) {
+  BOOST_TEST(parse_settings({}, env_of({})).values.shutdown_grace_ms == 30000);
+  BOOST_TEST(parse_settings({"--shutdown-grace=0"}, env_of({})).values.shutdown_grace_ms
+             == 0);
+  BOOST_TEST(parse_settings({"--shutdown-grace=2m"}, env_of({})).values.shutdown_grace_ms
+             == 120000);
+  BOOST_CHECK_THROW(parse_settings({"--shutdown-grace=-1s"}, env_of({})), settings_error);
 }
 
 BOOST_AUTO_TEST_CASE(help_lists_every_variable) {
