@@ -7,12 +7,16 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 
+#include "app/cli.hpp"
 #include "app/service.hpp"
 #include "core/log.hpp"
 #include "core/settings.hpp"
 #include "messages/add_message_types.hpp"
 
 int main(int argc, char** argv) {
+  if (argc > 1 && foreman::is_cli_command(argv[1]))
+    return foreman::run_cli({argv + 1, argv + argc}, foreman::process_env,
+                            std::cout, std::cerr);
   foreman::settings_result parsed;
   try {
     parsed = foreman::parse_settings({argv + 1, argv + argc},
