@@ -18,8 +18,10 @@
 #include "core/model_name.hpp"
 #include "messages/errors.hpp"
 #include "net/api_mapping.hpp"
+#include "net/auth.hpp"
 #include "net/json_util.hpp"
 #include "net/openai_mapping.hpp"
+#include "net/ops_api.hpp"
 #include "net/target_proxy.hpp"
 
 namespace foreman {
@@ -48,6 +50,13 @@ constexpr auto cancel_timeout = std::chrono::seconds{30};
 
 /// Pass-through calls (pulls stream progress for a long time).
 constexpr auto proxy_timeout = std::chrono::hours{1};
+
+/// How long a health or status question to an actor may take.
+constexpr auto report_timeout = std::chrono::seconds{5};
+
+constexpr const char* prometheus_type = "text/plain; version=0.0.4; charset=utf-8";
+
+constexpr const char* shutting_down_message = "foreman is shutting down";
 
 /// Which API a caller speaks, and so how its job's answer is written.
 enum class api_dialect {
@@ -109,6 +118,51 @@ void send_error(net::http_responder& out, api_dialect dialect, int status,
 void send_busy(net::http_responder& out, api_dialect dialect) {
   send_error(out, dialect, 503, busy_message, {{"Retry-After", retry_after_seconds}});
 }
+
+void send_shutting_down(net::http_responder& out, api_dialect dialect) {
+  send_error(out, dialect, 503, shutting_down_message,
+             {{"Retry-After", retry_after_seconds}});
+}
+
+/// Passes everything on and remembers the status sent, for /metrics.
+class status_recorder : public net::http_responder {
+public:
+  explicit status_recorder(net::http_responder& out) : out_(out) {
+  }
+
+  void send(int status, const std::string& content_type, const std::string& body,
+            const net::header_list& extra) override {
+    status_ = status;
+    out_.send(status, content_type, body, extra);
+  }
+
+  void begin_stream(int status, const std::string& content_type,
+                    const net::header_list& extra) override {
+    status_ = status;
+    out_.begin_stream(status, content_type, extra);
+  }
+
+  bool write(std::string_view data) override {
+    return out_.write(data);
+  }
+
+  bool peer_gone() override {
+    return out_.peer_gone();
+  }
+
+  bool server_stopping() const override {
+    return out_.server_stopping();
+  }
+
+  /// 0 when nothing was sent (the caller left first).
+  int status() const {
+    return status_;
+  }
+
+private:
+  net::http_responder& out_;
+  int status_ = 0;
+};
 
 /// Counts a waiting caller for as long as it lives.
 class waiting_slot {
@@ -197,7 +251,7 @@ public:
   void on_shutdown() {
     if (!started_)
       // The job stays stored and runs when foreman is back.
-      send_error(out_, req_.dialect, 503, "foreman is shutting down", headers_);
+      send_error(out_, req_.dialect, 503, shutting_down_message, headers_);
   }
 
 private:
@@ -238,41 +292,84 @@ private:
 class routes {
 public:
   routes(caf::actor_system& sys, http_ingress_config config, worker_actor worker,
-         store_actor store)
+         store_actor store, inventory_actor inventory, metrics_actor metrics)
     : sys_(sys),
       config_(std::move(config)),
       worker_(std::move(worker)),
-      store_(std::move(store)) {
+      store_(std::move(store)),
+      inventory_(std::move(inventory)),
+      metrics_(std::move(metrics)) {
     if (!config_.embed_model.empty())
       embed_key_ = model_key(config_.embed_model);
   }
 
-  void operator()(const net::http_request& req, net::http_responder& out) {
+  void operator()(const net::http_request& req, net::http_responder& raw) {
+    status_recorder out{raw};
+    serve(req, out);
+    caf::anon_send(metrics_, http_request_metric{net::metrics_route(req.path),
+                                                 out.status()});
+  }
+
+  /// Shutdown has begun: requests that would create jobs get 503.
+  void start_draining() {
+    draining_ = true;
+  }
+
+private:
+  void serve(const net::http_request& req, net::http_responder& out) {
     auto& path = req.path;
     auto& method = req.method;
+    auto authenticated = net::authenticate(req, config_.api_keys);
+    if (auto refusal = std::get_if<net::auth_refusal>(&authenticated)) {
+      net::header_list headers;
+      if (refusal->status == 401)
+        headers.emplace_back("WWW-Authenticate", "Bearer");
+      return send_error(out, dialect_of(path), refusal->status, refusal->message,
+                        headers);
+    }
+    auto& who = std::get<net::caller>(authenticated);
+    // -- operations -----------------------------------------------------------
+    if (path == "/healthz") {
+      if (method != "GET" && method != "HEAD")
+        return method_not_allowed(out);
+      return out.send(200, json_type, "{\"status\":\"ok\"}");
+    }
+    if (path == "/readyz" || path == "/status" || path == "/metrics") {
+      if (method != "GET")
+        return method_not_allowed(out);
+      if (path == "/readyz")
+        return readiness(out);
+      if (path == "/status")
+        return status(out);
+      return metrics(out);
+    }
     // -- queued inference -----------------------------------------------------
     if (path == "/api/chat")
-      return post_only(req, out, [&] { native(req, out, net::native_endpoint::chat); });
+      return post_only(req, out,
+                       [&] { native(req, who, out, net::native_endpoint::chat); });
     if (path == "/api/generate")
       return post_only(req, out,
-                       [&] { native(req, out, net::native_endpoint::generate); });
+                       [&] { native(req, who, out, net::native_endpoint::generate); });
     if (path == "/api/embed")
-      return post_only(req, out, [&] { native(req, out, net::native_endpoint::embed); });
-    if (path == "/api/embeddings")
       return post_only(req, out,
-                       [&] { native(req, out, net::native_endpoint::embeddings); });
+                       [&] { native(req, who, out, net::native_endpoint::embed); });
+    if (path == "/api/embeddings")
+      return post_only(req, out, [&] {
+        native(req, who, out, net::native_endpoint::embeddings);
+      });
     if (path == "/v1/chat/completions")
       return post_only(req, out, [&] {
-        openai(req, out, api_dialect::openai_chat, net::openai::parse_chat_request);
+        openai(req, who, out, api_dialect::openai_chat,
+               net::openai::parse_chat_request);
       });
     if (path == "/v1/completions")
       return post_only(req, out, [&] {
-        openai(req, out, api_dialect::openai_completion,
+        openai(req, who, out, api_dialect::openai_completion,
                net::openai::parse_completion_request);
       });
     if (path == "/v1/embeddings")
       return post_only(req, out, [&] {
-        openai(req, out, api_dialect::openai_embeddings,
+        openai(req, who, out, api_dialect::openai_embeddings,
                net::openai::parse_embeddings_request);
       });
     // -- OpenAI model list, from the target's /api/tags -----------------------
@@ -284,13 +381,13 @@ public:
     // -- foreman's own --------------------------------------------------------
     if (path == "/jobs") {
       if (method == "POST")
-        return submit_job(req, out);
+        return submit_job(req, who, out);
       if (method == "GET")
-        return list_jobs(req, out);
+        return list_jobs(req, who, out);
       return method_not_allowed(out);
     }
     if (path.rfind("/jobs/", 0) == 0)
-      return job_resource(req, out);
+      return job_resource(req, who, out);
     // -- passed through unchanged ---------------------------------------------
     if (is_pass_through(method, path))
       return net::proxy_to_target(config_.target, req, req.body, out, proxy_timeout);
@@ -299,7 +396,76 @@ public:
     out.send(404, "text/plain", "404 page not found");
   }
 
-private:
+  /// Errors before a route is known take the API's shape from the path.
+  static api_dialect dialect_of(const std::string& path) {
+    return path.rfind("/v1/", 0) == 0 ? api_dialect::openai_chat : api_dialect::ollama;
+  }
+
+  /// GET /readyz: the database, the target and the pinned embedder.
+  void readiness(net::http_responder& out) {
+    caf::scoped_actor self{sys_};
+    std::vector<net::readiness_check> checks;
+    net::readiness_check database{"database", {}, false};
+    self->request(store_, report_timeout, health_atom_v)
+      .receive([&](const std::string& problem) { database.problem = problem; },
+               [&](const caf::error& err) {
+                 database.problem = "the store does not answer: " + describe(err);
+               });
+    checks.push_back(database);
+    net::readiness_check target{"target", {}, false};
+    net::readiness_check embedder{"embedder", {}, config_.embed_model.empty()};
+    self->request(inventory_, report_timeout, health_atom_v)
+      .receive(
+        [&](const target_health& health) {
+          if (!health.reachable)
+            target.problem = config_.target.origin() + " unreachable: " + health.problem;
+          if (!health.embedder_pinned)
+            embedder.problem = config_.embed_model + " is not loaded on the target";
+        },
+        [&](const caf::error& err) {
+          target.problem = "the model inventory does not answer: " + describe(err);
+        });
+    checks.push_back(target);
+    checks.push_back(embedder);
+    auto answer = net::readiness_json(checks);
+    out.send(answer.status, json_type, answer.body);
+  }
+
+  /// GET /status: the worker, the queue by model and state, the target.
+  void status(net::http_responder& out) {
+    caf::scoped_actor self{sys_};
+    net::service_status report;
+    report.target_url = config_.target.origin();
+    report.embed_model = embed_key_;
+    std::optional<caf::error> failure;
+    auto on_error = [&](const caf::error& err) { failure = err; };
+    self->request(worker_, report_timeout, status_atom_v)
+      .receive([&](const worker_status& x) { report.worker = x; }, on_error);
+    self->request(store_, report_timeout, depth_atom_v)
+      .receive([&](const std::vector<queue_depth>& x) { report.depths = x; }, on_error);
+    self->request(inventory_, report_timeout, health_atom_v)
+      .receive([&](const target_health& x) { report.target = x; }, on_error);
+    if (report.worker.running_job_id > 0)
+      self->request(store_, report_timeout, caf::get_atom_v, report.worker.running_job_id)
+        .receive([&](const job& x) { report.running = x; },
+                 [](const caf::error&) { /* it ended meanwhile */ });
+    if (failure)
+      return send_error(out, api_dialect::ollama, 500,
+                        "cannot read foreman's state: " + describe(*failure));
+    out.send(200, json_type, net::status_json(report));
+  }
+
+  /// GET /metrics: Prometheus text.
+  void metrics(net::http_responder& out) {
+    caf::scoped_actor self{sys_};
+    self->request(metrics_, report_timeout, metrics_atom_v)
+      .receive([&](const std::string& text) { out.send(200, prometheus_type, text); },
+               [&](const caf::error& err) {
+                 send_error(out, api_dialect::ollama, 500,
+                            "cannot read the metrics: " + describe(err));
+               });
+  }
+
   static bool is_pass_through(const std::string& method, const std::string& path) {
     auto get_or_head = method == "GET" || method == "HEAD";
     if (path == "/" || path == "/api/version" || path == "/api/tags")
@@ -339,8 +505,8 @@ private:
     return !embed_key_.empty() && model_key(model) == embed_key_;
   }
 
-  void native(const net::http_request& req, net::http_responder& out,
-              net::native_endpoint endpoint) {
+  void native(const net::http_request& req, const net::caller& who,
+              net::http_responder& out, net::native_endpoint endpoint) {
     auto parsed = net::parse_native_request(endpoint, req.body);
     if (auto problem = std::get_if<net::request_problem>(&parsed))
       return send_error(out, api_dialect::ollama, problem->status, problem->message);
@@ -357,12 +523,12 @@ private:
     queued.dialect = endpoint == net::native_endpoint::embeddings
                        ? api_dialect::ollama_legacy_embeddings
                        : api_dialect::ollama;
-    run_job(req, queued, out);
+    run_job(req, who, queued, out);
   }
 
   template <class Parse>
-  void openai(const net::http_request& req, net::http_responder& out,
-              api_dialect dialect, Parse parse) {
+  void openai(const net::http_request& req, const net::caller& who,
+              net::http_responder& out, api_dialect dialect, Parse parse) {
     auto parsed = parse(req.body);
     if (auto problem = std::get_if<net::request_problem>(&parsed))
       return send_error(out, dialect, problem->status, problem->message);
@@ -386,13 +552,13 @@ private:
     queued.dialect = dialect;
     queued.include_usage = call.include_usage;
     queued.base64_embeddings = call.base64_embeddings;
-    run_job(req, queued, out);
+    run_job(req, who, queued, out);
   }
 
-  /// Reads X-Foreman-Priority and X-Foreman-Client into the job; false
-  /// (with a 400 sent) when one is malformed.
-  static bool take_caller_headers(const net::http_request& http, queued_request& req,
-                                  net::http_responder& out) {
+  /// Puts the caller's client and X-Foreman-Priority into the job; false
+  /// (with a 400 sent) when the priority is malformed.
+  static bool take_caller_headers(const net::http_request& http, const net::caller& who,
+                                  queued_request& req, net::http_responder& out) {
     auto priority = http.header("X-Foreman-Priority");
     if (!priority.empty()) {
       try {
@@ -408,26 +574,18 @@ private:
         return false;
       }
     }
-    auto client = http.header("X-Foreman-Client");
-    if (client.size() > 128
-        || std::any_of(client.begin(), client.end(), [](char c) {
-             return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
-           })) {
-      send_error(out, req.dialect, 400,
-                 "invalid X-Foreman-Client header: expected at most 128 "
-                 "printable characters");
-      return false;
-    }
-    req.spec.client = client;
+    req.spec.client = who.client;
     req.spec.load_options = net::load_options_of(req.spec.payload);
     return true;
   }
 
   /// Stores the job, waits for it, and writes its answer; cancels it when
   /// the caller leaves.
-  void run_job(const net::http_request& http, queued_request& req,
-               net::http_responder& out) {
-    if (!take_caller_headers(http, req, out))
+  void run_job(const net::http_request& http, const net::caller& who,
+               queued_request& req, net::http_responder& out) {
+    if (draining_)
+      return send_shutting_down(out, req.dialect);
+    if (!take_caller_headers(http, who, req, out))
       return;
     waiting_slot slot{waiting_callers_, config_.max_waiting_callers};
     if (!slot.admitted())
@@ -503,14 +661,17 @@ private:
 
   /// POST /jobs: stores the job and answers 202 at once; the caller follows
   /// it by GET /jobs/{id} or its webhook.
-  void submit_job(const net::http_request& http, net::http_responder& out) {
+  void submit_job(const net::http_request& http, const net::caller& who,
+                  net::http_responder& out) {
+    if (draining_)
+      return send_shutting_down(out, api_dialect::ollama);
     auto parsed = net::parse_job_submission(http.body, config_.webhooks);
     if (auto problem = std::get_if<net::request_problem>(&parsed))
       return send_error(out, api_dialect::ollama, problem->status,
                         problem->message);
     queued_request req;
     req.spec = std::move(std::get<job_spec>(parsed));
-    if (!take_caller_headers(http, req, out))
+    if (!take_caller_headers(http, who, req, out))
       return;
     caf::scoped_actor self{sys_};
     self->request(worker_, job_read_timeout, enqueue_atom_v, std::move(req.spec))
@@ -523,13 +684,18 @@ private:
         [&](const caf::error& err) { send_job_error(out, err); });
   }
 
-  void list_jobs(const net::http_request& http, net::http_responder& out) {
+  void list_jobs(const net::http_request& http, const net::caller& who,
+                 net::http_responder& out) {
     auto parsed = net::parse_job_query(http.query);
     if (auto problem = std::get_if<net::request_problem>(&parsed))
       return send_error(out, api_dialect::ollama, problem->status,
                         problem->message);
+    auto query = std::get<job_query>(parsed);
+    // A client key lists its own jobs only.
+    if (!who.admin)
+      query.owner = who.identity;
     caf::scoped_actor self{sys_};
-    self->request(store_, job_read_timeout, list_atom_v, std::get<job_query>(parsed))
+    self->request(store_, job_read_timeout, list_atom_v, query)
       .receive(
         [&](const job_page& page) {
           out.send(200, json_type, net::job_page_json(page));
@@ -538,7 +704,8 @@ private:
   }
 
   /// /jobs/{id}, /jobs/{id}/artifacts and /jobs/{id}/artifacts/{name}.
-  void job_resource(const net::http_request& http, net::http_responder& out) {
+  void job_resource(const net::http_request& http, const net::caller& who,
+                    net::http_responder& out) {
     auto parsed = net::parse_job_path(http.path);
     if (auto problem = std::get_if<net::request_problem>(&parsed))
       return send_error(out, api_dialect::ollama, problem->status,
@@ -546,6 +713,17 @@ private:
     auto& where = std::get<net::job_path>(parsed);
     caf::scoped_actor self{sys_};
     auto on_error = [&](const caf::error& err) { send_job_error(out, err); };
+    if (!who.admin) {
+      std::optional<job> owned;
+      self->request(store_, job_read_timeout, caf::get_atom_v, where.job_id)
+        .receive([&](const job& x) { owned = x; }, on_error);
+      if (!owned)
+        return;
+      if (!who.owns(owned->client))
+        return send_error(out, api_dialect::ollama, 403,
+                          "forbidden: job " + std::to_string(where.job_id)
+                            + " belongs to another caller");
+    }
     switch (where.what) {
       case net::job_path::target::job:
         if (http.method == "GET")
@@ -585,13 +763,17 @@ private:
   http_ingress_config config_;
   worker_actor worker_;
   store_actor store_;
+  inventory_actor inventory_;
+  metrics_actor metrics_;
   std::string embed_key_;
   std::atomic<int> waiting_callers_{0};
+  std::atomic<bool> draining_{false};
 };
 
 struct ingress_state {
   static inline const char* name = "http_ingress";
   std::unique_ptr<net::http_server> server;
+  std::shared_ptr<routes> handler;
 
   ~ingress_state() {
     if (server)
@@ -601,10 +783,18 @@ struct ingress_state {
 
 http_ingress_actor::behavior_type
 http_ingress(http_ingress_actor::stateful_pointer<ingress_state> self,
-             std::shared_ptr<std::unique_ptr<net::http_server>> server) {
+             std::shared_ptr<std::unique_ptr<net::http_server>> server,
+             std::shared_ptr<routes> handler) {
   self->state.server = std::move(*server);
+  self->state.handler = std::move(handler);
   return {
     [=](port_atom) { return self->state.server->port(); },
+    [=](drain_atom) {
+      self->state.handler->start_draining();
+      self->state.server->stop_accepting();
+      log_info("http_ingress", "no longer accepting connections");
+      return true;
+    },
   };
 }
 
@@ -612,10 +802,13 @@ http_ingress(http_ingress_actor::stateful_pointer<ingress_state> self,
 
 http_ingress_actor spawn_http_ingress(caf::actor_system& sys,
                                       http_ingress_config config,
-                                      worker_actor worker, store_actor store) {
+                                      worker_actor worker, store_actor store,
+                                      inventory_actor inventory,
+                                      metrics_actor metrics) {
   auto options = config.server;
-  auto handler = std::make_shared<routes>(sys, std::move(config),
-                                          std::move(worker), std::move(store));
+  auto handler = std::make_shared<routes>(sys, std::move(config), std::move(worker),
+                                          std::move(store), std::move(inventory),
+                                          std::move(metrics));
   // Bind before spawning, so a taken port is reported to the caller.
   auto server = std::make_shared<std::unique_ptr<net::http_server>>(
     std::make_unique<net::http_server>(
@@ -624,7 +817,7 @@ http_ingress_actor spawn_http_ingress(caf::actor_system& sys,
       }));
   log_info("http_ingress", "listening on " + options.host + ":"
                              + std::to_string((*server)->port()));
-  return sys.spawn<caf::detached>(http_ingress, std::move(server));
+  return sys.spawn<caf::detached>(http_ingress, std::move(server), std::move(handler));
 }
 
 } // namespace foreman

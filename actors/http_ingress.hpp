@@ -1,9 +1,11 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <caf/fwd.hpp>
 
+#include "core/api_keys.hpp"
 #include "core/url.hpp"
 #include "messages/interfaces.hpp"
 #include "net/http_server.hpp"
@@ -22,14 +24,20 @@ struct http_ingress_config {
   std::string embed_model;
   /// Which webhook URLs POST /jobs accepts.
   net::webhook_policy webhooks;
+  /// Callers' keys; empty = no authentication.
+  std::vector<api_key> api_keys;
 };
 
 /// Binds foreman's HTTP server and spawns the HTTP INGRESS actor that owns
-/// it; its threads hand every job to the worker and read stored jobs and
-/// artifacts from the store. The server stops when the actor exits. Throws
-/// std::runtime_error when the address cannot be bound.
+/// it; its threads check callers' keys, hand every job to the worker, read
+/// stored jobs and artifacts from the store, answer health and status from
+/// the store, worker and inventory, and count every request in `metrics`.
+/// The server stops when the actor exits. Throws std::runtime_error when the
+/// address cannot be bound.
 http_ingress_actor spawn_http_ingress(caf::actor_system& sys,
                                       http_ingress_config config,
-                                      worker_actor worker, store_actor store);
+                                      worker_actor worker, store_actor store,
+                                      inventory_actor inventory,
+                                      metrics_actor metrics);
 
 } // namespace foreman

@@ -27,6 +27,9 @@ struct inventory_state {
   uint64_t note_count = 0;
   bool poll_in_flight = false;
   bool warming = false;
+  /// The last read of /api/ps succeeded; why not when it did not.
+  bool target_reachable = false;
+  std::string target_problem = "not checked yet";
 };
 
 using inventory_pointer = inventory_actor::stateful_pointer<inventory_state>;
@@ -75,12 +78,20 @@ void poll(inventory_pointer self) {
         for (auto& model : models)
           fresh.emplace(model.model_key, notes_before);
         st.residents = std::move(fresh);
+        if (!st.target_reachable)
+          log_info("inventory", "target reachable");
+        st.target_reachable = true;
+        st.target_problem.clear();
         if (!st.embed_key.empty() && st.residents.count(st.embed_key) == 0)
           warm_embedder(self);
       },
       [=](const caf::error& err) {
-        self->state.poll_in_flight = false;
-        log_debug("inventory", "poll failed: " + describe(err));
+        auto& st = self->state;
+        st.poll_in_flight = false;
+        if (st.target_reachable)
+          log_warning("inventory", "target unreachable: " + describe(err));
+        st.target_reachable = false;
+        st.target_problem = describe(err);
       });
 }
 
@@ -115,6 +126,16 @@ inventory(inventory_pointer self, target_client_actor target,
       self->delayed_send(self, self->state.config.poll_interval, poll_atom_v);
     },
     [=](warm_atom) { warm_embedder(self); },
+    [=](health_atom) {
+      auto& st = self->state;
+      target_health health;
+      health.reachable = st.target_reachable;
+      health.problem = st.target_problem;
+      health.embedder_pinned = st.embed_key.empty() || st.residents.count(st.embed_key) > 0;
+      for (auto& entry : st.residents)
+        health.residents.push_back(entry.first);
+      return health;
+    },
   };
 }
 

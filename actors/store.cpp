@@ -144,6 +144,12 @@ store(store_pointer self,
     [=](subscribe_atom, const outbox_listener_actor& listener) {
       self->state.listeners.push_back(listener);
     },
+    [=](depth_atom) {
+      return guarded([&] { return self->state.db->queue_depths(); });
+    },
+    [=](health_atom) {
+      return self->state.db->health_problem().value_or(std::string{});
+    },
   };
 }
 

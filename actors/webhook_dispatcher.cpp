@@ -141,6 +141,10 @@ void on_attempt(dispatcher_pointer self, const webhook_attempt& attempt) {
   st.settled[attempt.seq] = st.fetches_sent;
   auto what = "event=" + std::to_string(attempt.seq)
               + " job=" + std::to_string(attempt.job_id);
+  self->send(st.config.metrics,
+             webhook_metric{attempt.delivered ? "delivered"
+                            : failures >= st.config.max_attempts ? "given_up"
+                                                                  : "failed"});
   if (attempt.delivered) {
     log_debug("webhook_dispatcher", what + " delivered");
     self->send(st.store, delivered_atom_v, attempt.seq);

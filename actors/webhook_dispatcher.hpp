@@ -27,6 +27,8 @@ struct webhook_dispatcher_config {
   int32_t max_in_flight = 64;
   /// Where receivers fetch artifacts too large to inline.
   std::string public_base_url;
+  /// Counts each delivery attempt's outcome.
+  metrics_actor metrics;
 };
 
 /// Spawns the WEBHOOK DISPATCHER actor: it subscribes to the store's outbox

@@ -45,6 +45,11 @@ struct running_job {
   bool chunks_forwarded = false;
   /// Callers of cancel, answered once the job is cancelled.
   std::vector<caf::typed_response_promise<job>> cancellers;
+  /// "loading" or "working", for /status.
+  std::string phase = "loading";
+  /// The shutdown grace period ran out: the call is aborted and the job goes
+  /// back to the queue.
+  bool shutdown_abort = false;
 };
 
 /// Recent durations of one model's loads and runs, for queue estimates.
@@ -59,7 +64,13 @@ struct worker_state {
   store_actor store;
   target_client_actor target;
   inventory_actor inventory;
+  metrics_actor metrics;
   std::unordered_map<int64_t, std::vector<waiter>> waiting;
+  /// Stopping: no new job starts; these learn when the slot is free.
+  bool draining = false;
+  std::vector<caf::typed_response_promise<int64_t>> drain_waiters;
+  /// The job the drain put back in the queue; 0 = none.
+  int64_t requeued_by_drain = 0;
   std::optional<running_job> running;
   int32_t attempt_serial = 0;
   /// A choice of the next job is under way.
@@ -107,10 +118,33 @@ bool cancel_requested(worker_pointer self) {
   return self->state.running && self->state.running->cancel_requested;
 }
 
-/// Frees the execution slot and looks for the next job.
+/// Frees the execution slot and looks for the next job, or tells a
+/// drain that the slot is free.
 void release(worker_pointer self) {
-  self->state.running.reset();
-  pick_next(self);
+  auto& st = self->state;
+  st.running.reset();
+  if (!st.draining)
+    return pick_next(self);
+  for (auto& promise : st.drain_waiters)
+    promise.deliver(st.requeued_by_drain);
+  st.drain_waiters.clear();
+}
+
+/// Counts a job that reached a terminal state.
+void note_end(worker_pointer self, const job& j) {
+  auto run_seconds = j.started_at_ms > 0 && j.finished_at_ms >= j.started_at_ms
+                       ? static_cast<double>(j.finished_at_ms - j.started_at_ms) / 1000.0
+                       : -1.0;
+  self->send(self->state.metrics, job_finished_metric{j.kind, j.state, run_seconds});
+}
+
+/// Counts a job's first attempt with the time it waited for it.
+void note_start(worker_pointer self, const job& j) {
+  if (j.attempt != 1 || j.started_at_ms < j.created_at_ms)
+    return;
+  self->send(self->state.metrics,
+             job_started_metric{static_cast<double>(j.started_at_ms - j.created_at_ms)
+                                / 1000.0});
 }
 
 /// The store could not record a step of a running job: the job stays where
@@ -129,6 +163,7 @@ void fail(worker_pointer self, const job& j, int32_t status, std::string body,
     .then(
       [=](const job& failed) {
         log_warning("worker", describe_job(failed) + " error=" + failed.error);
+        note_end(self, failed);
         deliver(self, failed.id, job_outcome{failed, status, body});
         release(self);
       },
@@ -191,6 +226,7 @@ void finish_cancelled(worker_pointer self, int64_t job_id) {
     .then(
       [=](const job& cancelled) {
         log_info("worker", describe_job(cancelled));
+        note_end(self, cancelled);
         deliver(self, job_id,
                 job_outcome{cancelled, 499, net::error_json("request canceled")});
         if (self->state.running && self->state.running->id == job_id)
@@ -201,14 +237,62 @@ void finish_cancelled(worker_pointer self, int64_t job_id) {
       [=](const caf::error& err) { on_store_error(self, job_id, err); });
 }
 
+/// The kind of a failed call, as /metrics names it.
+std::string failure_kind(const target_reply& reply, bool timed_out) {
+  if (timed_out)
+    return "timeout";
+  switch (reply.failure) {
+    case target_failure::http_status:
+      return "http_status";
+    case target_failure::invalid_reply:
+      return "invalid_reply";
+    default:
+      return "connection";
+  }
+}
+
+/// Puts the running job back in the queue at shutdown; the interrupted
+/// attempt does not count.
+void requeue_for_shutdown(worker_pointer self, int64_t job_id) {
+  job_transition change{job_id, job_state::queued, "interrupted by shutdown",
+                        false, 0, true};
+  self->request(self->state.store, caf::infinite, change)
+    .then(
+      [=](const job& queued) {
+        log_info("worker", describe_job(queued) + " back in the queue for the next start");
+        self->state.requeued_by_drain = queued.id;
+        release(self);
+      },
+      [=](const caf::error& err) { on_store_error(self, job_id, err); });
+}
+
+/// Ends the running job early when it was cancelled or shutdown interrupts
+/// it; true when it did.
+bool interrupted(worker_pointer self, int64_t job_id) {
+  auto& running = self->state.running;
+  if (!running)
+    return false;
+  if (running->cancel_requested) {
+    finish_cancelled(self, job_id);
+    return true;
+  }
+  if (running->shutdown_abort) {
+    requeue_for_shutdown(self, job_id);
+    return true;
+  }
+  return false;
+}
+
 /// A call to the target went wrong: retry connection failures while
 /// attempts remain; anything else ends the job.
 void on_target_failure(worker_pointer self, const job& j, target_reply reply) {
-  if (self->state.running && self->state.running->timed_out)
+  auto timed_out = self->state.running && self->state.running->timed_out;
+  if (timed_out)
     reply = target_reply{target_failure::connection, 0,
                          "no answer within FOREMAN_JOB_TIMEOUT ("
                            + std::to_string(self->state.config.job_timeout_ms)
                            + " ms)"};
+  self->send(self->state.metrics, target_error_metric{failure_kind(reply, timed_out)});
   switch (reply.failure) {
     case target_failure::connection:
     case target_failure::aborted:
@@ -264,6 +348,7 @@ void complete(worker_pointer self, const job& j, const target_reply& reply) {
     .then(
       [=](const job& done) {
         log_info("worker", describe_job(done));
+        note_end(self, done);
         deliver(self, done.id, job_outcome{done, 200, reply.body});
         release(self);
       },
@@ -280,6 +365,8 @@ target_request make_request(worker_pointer self, const job& j,
 template <class OnSuccess>
 auto on_reply(worker_pointer self, job j, OnSuccess on_success) {
   return [=](const target_reply& reply) {
+    if (reply.failure != target_failure::none && interrupted(self, j.id))
+      return;
     if (cancel_requested(self))
       finish_cancelled(self, j.id);
     else if (reply.failure != target_failure::none)
@@ -294,8 +381,9 @@ chunk_sink_actor chunk_sink(worker_pointer self) {
 }
 
 void run(worker_pointer self, const job& j) {
-  if (cancel_requested(self))
-    return finish_cancelled(self, j.id);
+  if (interrupted(self, j.id))
+    return;
+  self->state.running->phase = "working";
   log_info("worker", describe_job(j));
   start_call_clock(self);
   self->request(self->state.target, caf::infinite, call_atom_v,
@@ -308,24 +396,36 @@ void run(worker_pointer self, const job& j) {
 }
 
 void start_working(worker_pointer self, const job& j, bool counts_attempt) {
-  if (cancel_requested(self))
-    return finish_cancelled(self, j.id);
+  if (interrupted(self, j.id))
+    return;
   job_transition change{j.id, job_state::working, "", counts_attempt};
   self->request(self->state.store, caf::infinite, change)
-    .then([=](const job& working) { run(self, working); },
+    .then(
+      [=](const job& working) {
+        if (counts_attempt)
+          note_start(self, working);
+        run(self, working);
+      },
           [=](const caf::error& err) { on_store_error(self, j.id, err); });
 }
 
 /// Loads the job's model (with the job's options) before running it, so the
 /// job's states tell loading from generating.
 void load(worker_pointer self, const job& j) {
-  if (cancel_requested(self))
-    return finish_cancelled(self, j.id);
+  if (interrupted(self, j.id))
+    return;
+  note_start(self, j);
   log_info("worker", describe_job(j));
   start_call_clock(self);
   self->request(self->state.target, caf::infinite, call_atom_v,
                 make_request(self, j, target_purpose::load), chunk_sink(self))
     .then(on_reply(self, j, [=](const target_reply&) {
+      if (auto& running = self->state.running; running && running->call_started_ms > 0)
+        self->send(self->state.metrics,
+                   model_load_metric{model_key(j.model),
+                                     static_cast<double>(now_unix_ms()
+                                                         - running->call_started_ms)
+                                       / 1000.0});
       record_duration(self, &model_timings::load_ms);
       self->state.loaded_groups[model_key(j.model)] = j.group_key;
       self->send(self->state.inventory, loaded_atom_v, model_key(j.model));
@@ -382,7 +482,7 @@ void wake_for_retry(worker_pointer self, int64_t retry_at_ms) {
 
 void pick_next(worker_pointer self) {
   auto& st = self->state;
-  if (st.running)
+  if (st.running || st.draining)
     return;
   if (st.picking) {
     st.pick_again = true;
@@ -406,6 +506,8 @@ void pick_next(worker_pointer self) {
               auto& st = self->state;
               st.picking = false;
               wake_for_retry(self, queue.next_retry_at_ms);
+              if (st.draining)
+                return;
               auto choice = choose_next_job(queue.jobs, groups, now_unix_ms(),
                                             st.config.rules);
               if (!choice) {
@@ -477,10 +579,14 @@ void store_new_job(worker_pointer self, job_spec spec, OnStored on_stored,
                    OnError on_error) {
   if (spec.max_attempts <= 0)
     spec.max_attempts = self->state.config.default_max_attempts;
+  auto asked_at = now_unix_ms();
   self->request(self->state.store, caf::infinite, insert_atom_v, std::move(spec))
     .then(
       [=](const job& stored) mutable {
         log_info("worker", describe_job(stored));
+        // An idempotency key's earlier job comes back older than the request.
+        if (stored.created_at_ms >= asked_at)
+          self->send(self->state.metrics, job_submitted_metric{stored.kind});
         on_stored(stored);
         pick_next(self);
       },
@@ -501,8 +607,10 @@ void tell_accepted(worker_pointer self, const job_sink_actor& sink, const job& s
 
 worker_actor::behavior_type
 worker(worker_pointer self, worker_config config, store_actor store,
-       target_client_actor target, inventory_actor inventory) {
+       target_client_actor target, inventory_actor inventory,
+       metrics_actor metrics) {
   auto& st = self->state;
+  st.metrics = std::move(metrics);
   st.config = std::move(config);
   st.store = std::move(store);
   st.target = std::move(target);
@@ -545,6 +653,7 @@ worker(worker_pointer self, worker_config config, store_actor store,
         .then(
           [=](const job& cancelled) mutable {
             log_info("worker", describe_job(cancelled));
+            note_end(self, cancelled);
             deliver(self, job_id,
                     job_outcome{cancelled, 499,
                                 net::error_json("request canceled")});
@@ -591,6 +700,42 @@ worker(worker_pointer self, worker_config config, store_actor store,
       running->timed_out = true;
       self->send(self->state.target, abort_atom_v, job_id);
     },
+    [=](status_atom) {
+      auto& st = self->state;
+      worker_status status;
+      if (st.running) {
+        status.state = st.running->phase;
+        status.running_job_id = st.running->id;
+      } else if (st.draining) {
+        status.state = "draining";
+      }
+      return status;
+    },
+    [=](drain_atom, int64_t grace_ms) {
+      auto& st = self->state;
+      auto rp = self->make_response_promise<int64_t>();
+      st.draining = true;
+      if (!st.running) {
+        rp.deliver(st.requeued_by_drain);
+        return rp;
+      }
+      log_info("worker", "stopping: job=" + std::to_string(st.running->id)
+                           + " may finish within " + std::to_string(grace_ms)
+                           + " ms");
+      st.drain_waiters.push_back(rp);
+      self->delayed_send(self, std::chrono::milliseconds{grace_ms}, drain_atom_v);
+      return rp;
+    },
+    [=](drain_atom) {
+      auto& running = self->state.running;
+      if (!running || running->shutdown_abort || running->cancel_requested)
+        return;
+      log_warning("worker", "job=" + std::to_string(running->id)
+                              + " did not finish within the shutdown grace "
+                                "period, aborting it");
+      running->shutdown_abort = true;
+      self->send(self->state.target, abort_atom_v, running->id);
+    },
     [=](wake_atom) {
       if (self->state.retry_wake_at_ms <= now_unix_ms())
         self->state.retry_wake_at_ms = 0;
@@ -603,9 +748,9 @@ worker(worker_pointer self, worker_config config, store_actor store,
 
 worker_actor spawn_worker(caf::actor_system& sys, worker_config config,
                           store_actor store, target_client_actor target,
-                          inventory_actor inventory) {
+                          inventory_actor inventory, metrics_actor metrics) {
   return sys.spawn(worker, std::move(config), std::move(store),
-                   std::move(target), std::move(inventory));
+                   std::move(target), std::move(inventory), std::move(metrics));
 }
 
 } // namespace foreman

@@ -24,9 +24,10 @@ struct worker_config {
 
 /// Spawns the WORKER actor: the single execution slot on the target. It runs
 /// one job at a time, choosing each with choose_next_job, and fulfils the
-/// promises of callers waiting for a job.
+/// promises of callers waiting for a job. It reports job, load and target
+/// error events to `metrics`.
 worker_actor spawn_worker(caf::actor_system& sys, worker_config config,
                           store_actor store, target_client_actor target,
-                          inventory_actor inventory);
+                          inventory_actor inventory, metrics_actor metrics);
 
 } // namespace foreman

@@ -48,7 +48,15 @@ int main(int argc, char** argv) {
     foreman::service svc{sys, config};
     std::cout << "foreman listening on " << config.listen_host << ":"
               << svc.http_port() << ", target " << config.ollama_url.origin()
-              << ", database " << config.db_path << std::endl;
+              << ", database " << config.db_path
+              << (config.config_file.empty() ? "" : ", config " + config.config_file)
+              << (config.api_keys.empty() ? ", no API keys" : ", API keys required")
+              << std::endl;
+    if (config.api_keys.empty() && !foreman::is_loopback_host(config.listen_host))
+      foreman::log_warning("main", "listening on " + config.listen_host
+                                     + " without FOREMAN_API_KEYS: anyone who "
+                                       "reaches this address can run jobs and "
+                                       "manage models");
     int received = 0;
     sigwait(&signals, &received);
     foreman::log_info("main", std::string{"received "} + strsignal(received)

@@ -6,12 +6,14 @@
 
 #include "actors/http_ingress.hpp"
 #include "actors/inventory.hpp"
+#include "actors/metrics.hpp"
 #include "actors/store.hpp"
 #include "actors/target_client.hpp"
 #include "actors/webhook_dispatcher.hpp"
 #include "actors/worker.hpp"
 #include "core/clock.hpp"
 #include "core/log.hpp"
+#include "messages/errors.hpp"
 #include "net/webhook_http.hpp"
 #include "persistence/job_store.hpp"
 
@@ -31,6 +33,8 @@ struct service::impl {
   worker_actor worker;
   http_ingress_actor ingress;
   webhook_dispatcher_actor webhooks;
+  metrics_actor metrics;
+  int64_t shutdown_grace_ms = 0;
   bool stopped = false;
 
   explicit impl(caf::actor_system& system) : sys(system) {
@@ -48,6 +52,33 @@ struct service::impl {
     self->receive([](const caf::down_msg&) {});
     actor = nullptr;
   }
+
+  /// Stops taking work and lets the running job finish within the grace
+  /// period (else it goes back to the queue).
+  void drain() {
+    caf::scoped_actor self{sys};
+    if (ingress)
+      self->request(ingress, std::chrono::seconds{10}, drain_atom_v)
+        .receive([](bool) {},
+                 [](const caf::error& err) {
+                   log_warning("service", "the HTTP server did not stop accepting: "
+                                            + describe(err));
+                 });
+    if (!worker)
+      return;
+    // Beyond the grace period the aborted call still has to return.
+    auto limit = std::chrono::milliseconds{shutdown_grace_ms} + std::chrono::seconds{30};
+    self->request(worker, limit, drain_atom_v, shutdown_grace_ms)
+      .receive(
+        [](int64_t requeued) {
+          if (requeued > 0)
+            log_info("service", "job=" + std::to_string(requeued)
+                                  + " was interrupted and is queued again");
+        },
+        [](const caf::error& err) {
+          log_warning("service", "the worker did not stop in time: " + describe(err));
+        });
+  }
 };
 
 service::service(caf::actor_system& sys, const settings& config)
@@ -60,6 +91,8 @@ service::service(caf::actor_system& sys, const settings& config)
                         + " interrupted job(s) back in the queue");
   auto& st = *impl_;
   st.store = spawn_store(sys, std::move(db), store_config{config.max_queue});
+  st.metrics = spawn_metrics(sys, st.store);
+  st.shutdown_grace_ms = config.shutdown_grace_ms;
   st.target = spawn_target_client(sys, target_client_config{config.ollama_url});
   st.inventory = spawn_inventory(
     sys, st.target,
@@ -72,7 +105,7 @@ service::service(caf::actor_system& sys, const settings& config)
   wcfg.rules.drain_by_model = config.drain_by_model;
   wcfg.job_timeout_ms = config.job_timeout_ms;
   wcfg.retry_backoff_ms = config.retry_backoff_ms;
-  st.worker = spawn_worker(sys, wcfg, st.store, st.target, st.inventory);
+  st.worker = spawn_worker(sys, wcfg, st.store, st.target, st.inventory, st.metrics);
   http_ingress_config http;
   http.server.host = config.listen_host;
   http.server.port = config.listen_port;
@@ -83,8 +116,10 @@ service::service(caf::actor_system& sys, const settings& config)
   http.target = config.ollama_url;
   http.embed_model = config.embed_model;
   http.webhooks.allowed_hosts = config.webhook_hosts;
+  http.api_keys = config.api_keys;
   try {
-    st.ingress = spawn_http_ingress(sys, std::move(http), st.worker, st.store);
+    st.ingress = spawn_http_ingress(sys, std::move(http), st.worker, st.store,
+                                    st.inventory, st.metrics);
   } catch (...) {
     stop();
     throw;
@@ -101,6 +136,7 @@ service::service(caf::actor_system& sys, const settings& config)
   hooks.inline_limit = config.webhook_inline_limit;
   hooks.backoff_ms = config.webhook_backoff_ms;
   hooks.timeout = std::chrono::milliseconds{config.webhook_timeout_ms};
+  hooks.metrics = st.metrics;
   // Spawned after the server is bound, so the default artifact URLs carry
   // the real port.
   hooks.public_base_url
@@ -135,12 +171,15 @@ void service::stop() {
   if (st.stopped)
     return;
   st.stopped = true;
-  // HTTP first: no new work arrives while the rest winds down.
+  st.drain();
+  // HTTP first: callers still waiting learn that foreman is shutting down
+  // (their jobs stay queued) while the rest winds down.
   st.stop_and_wait(st.ingress);
   st.stop_and_wait(st.worker);
   st.stop_and_wait(st.inventory);
   st.stop_and_wait(st.target);
   st.stop_and_wait(st.webhooks);
+  st.stop_and_wait(st.metrics);
   st.stop_and_wait(st.store);
 }
 

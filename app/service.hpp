@@ -29,7 +29,10 @@ public:
   worker_actor worker() const;
   store_actor store() const;
 
-  /// Stops the HTTP server first, then the actors; queued jobs stay stored.
+  /// Stops accepting requests, lets the running job finish within the
+  /// shutdown grace period (else puts it back in the queue without using up
+  /// an attempt), then stops the HTTP server and the actors. Queued jobs stay
+  /// stored; the webhook outbox keeps every undelivered event.
   void stop();
 
 private:

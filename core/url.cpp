@@ -111,4 +111,9 @@ parse_host_port(std::string_view text) {
   return split_authority(text, std::nullopt);
 }
 
+bool is_loopback_host(const std::string& host) {
+  return host == "localhost" || host == "::1" || host == "[::1]"
+         || host.rfind("127.", 0) == 0;
+}
+
 } // namespace foreman

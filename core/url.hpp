@@ -26,4 +26,7 @@ std::optional<http_url> parse_http_url(std::string_view text);
 std::optional<std::pair<std::string, uint16_t>>
 parse_host_port(std::string_view text);
 
+/// Whether `host` names this machine only (localhost, 127.0.0.0/8, ::1).
+bool is_loopback_host(const std::string& host);
+
 } // namespace foreman

@@ -11,6 +11,7 @@
 #include <caf/replies_to.hpp>
 
 #include "messages/job.hpp"
+#include "messages/operations.hpp"
 #include "messages/target.hpp"
 #include "messages/type_ids.hpp"
 
@@ -53,7 +54,12 @@ using store_actor = caf::typed_actor<
   /// when the flag says the dispatcher gives up.
   caf::reacts_to<postpone_atom, int64_t, int64_t, bool>,
   /// Wake this listener whenever a transaction adds webhook events.
-  caf::reacts_to<subscribe_atom, outbox_listener_actor>>;
+  caf::reacts_to<subscribe_atom, outbox_listener_actor>,
+  /// Non-terminal jobs counted by model and state.
+  caf::replies_to<depth_atom>::with<std::vector<queue_depth>>,
+  /// Whether the database answers and its file is in place: "" when
+  /// healthy, else the problem.
+  caf::replies_to<health_atom>::with<std::string>>;
 
 /// Receives chunks of a running job as the target produces them.
 using chunk_sink_actor = caf::typed_actor<caf::reacts_to<job_chunk>>;
@@ -85,6 +91,15 @@ using worker_actor = caf::typed_actor<
   caf::reacts_to<job_chunk>,
   /// INTERNAL: the running job's call for this attempt took too long.
   caf::reacts_to<timeout_atom, int64_t, int32_t>,
+  /// What the worker is doing.
+  caf::replies_to<status_atom>::with<worker_status>,
+  /// Stops taking jobs; answers once the slot is free: the running job
+  /// finished within the grace period (milliseconds), or was aborted then
+  /// and put back in the queue without using up an attempt. The answer is
+  /// the id of the job put back, 0 = none.
+  caf::replies_to<drain_atom, int64_t>::with<int64_t>,
+  /// INTERNAL: the drain's grace period is over.
+  caf::reacts_to<drain_atom>,
   /// INTERNAL: look for the next job to run.
   caf::reacts_to<wake_atom>>;
 
@@ -114,7 +129,9 @@ using inventory_actor = caf::typed_actor<
   /// INTERNAL: read /api/ps now.
   caf::reacts_to<poll_atom>,
   /// INTERNAL: load the pinned embedder.
-  caf::reacts_to<warm_atom>>;
+  caf::reacts_to<warm_atom>,
+  /// The target's reachability, the embedder and the resident models.
+  caf::replies_to<health_atom>::with<target_health>>;
 
 /// The WEBHOOK DISPATCHER actor interface: delivers job-state events from the
 /// store's durable outbox to callers' URLs.
@@ -124,11 +141,24 @@ using webhook_dispatcher_actor = caf::typed_actor<
   /// INTERNAL: a delivery runner's outcome.
   caf::reacts_to<webhook_attempt>>;
 
+/// The METRICS actor interface: counts what the other actors report and
+/// renders it, with the queue depth, as Prometheus text.
+using metrics_actor = caf::typed_actor<
+  caf::reacts_to<job_submitted_metric>, caf::reacts_to<job_started_metric>,
+  caf::reacts_to<job_finished_metric>, caf::reacts_to<model_load_metric>,
+  caf::reacts_to<target_error_metric>, caf::reacts_to<webhook_metric>,
+  caf::reacts_to<http_request_metric>,
+  /// Every metric in the Prometheus text exposition format 0.0.4.
+  caf::replies_to<metrics_atom>::with<std::string>>;
+
 /// The HTTP INGRESS actor interface: owns foreman's HTTP server, whose
 /// handler threads talk to the worker.
 using http_ingress_actor = caf::typed_actor<
   /// The port the server listens on.
-  caf::replies_to<port_atom>::with<uint16_t>>;
+  caf::replies_to<port_atom>::with<uint16_t>,
+  /// Shutdown begins: stop accepting connections and refuse new jobs with
+  /// 503; requests under way go on.
+  caf::replies_to<drain_atom>::with<bool>>;
 
 } // namespace foreman
 
@@ -143,5 +173,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(foreman_handles, caf::first_custom_type_id + 1100)
   CAF_ADD_TYPE_ID(foreman_handles, (foreman::http_ingress_actor))
   CAF_ADD_TYPE_ID(foreman_handles, (foreman::outbox_listener_actor))
   CAF_ADD_TYPE_ID(foreman_handles, (foreman::webhook_dispatcher_actor))
+  CAF_ADD_TYPE_ID(foreman_handles, (foreman::metrics_actor))
 
 CAF_END_TYPE_ID_BLOCK(foreman_handles)

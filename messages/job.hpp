@@ -101,12 +101,14 @@ struct job_transition {
   bool starts_attempt = false;
   /// Back to queued: not to run before this time (backoff); 0 = at once.
   int64_t not_before_ms = 0;
+  /// Back to queued: the interrupted attempt does not count (shutdown).
+  bool refunds_attempt = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_transition& x) {
   return f(caf::meta::type_name("job_transition"), x.job_id, x.to, x.error,
-           x.starts_attempt, x.not_before_ms);
+           x.starts_attempt, x.not_before_ms, x.refunds_attempt);
 }
 
 /// A job's successful end: result text plus the completion artifact,
@@ -221,12 +223,15 @@ struct job_query {
   /// newest.
   int64_t before_id = 0;
   int32_t limit = 50;
+  /// Only this caller's jobs: client equal to it or under it ("owner/...");
+  /// empty = everyone's.
+  std::string owner;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_query& x) {
   return f(caf::meta::type_name("job_query"), x.by_state, x.state, x.model_key,
-           x.before_id, x.limit);
+           x.before_id, x.limit, x.owner);
 }
 
 /// One page of a listing.

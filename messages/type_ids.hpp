@@ -9,6 +9,7 @@
 #include <caf/type_id.hpp>
 
 #include "messages/job.hpp"
+#include "messages/operations.hpp"
 #include "messages/target.hpp"
 #include "messages/webhook.hpp"
 
@@ -38,6 +39,17 @@ CAF_BEGIN_TYPE_ID_BLOCK(foreman, caf::first_custom_type_id + 1000)
   CAF_ADD_TYPE_ID(foreman, (foreman::webhook_event))
   CAF_ADD_TYPE_ID(foreman, (foreman::webhook_batch))
   CAF_ADD_TYPE_ID(foreman, (foreman::webhook_attempt))
+  CAF_ADD_TYPE_ID(foreman, (foreman::job_submitted_metric))
+  CAF_ADD_TYPE_ID(foreman, (foreman::job_started_metric))
+  CAF_ADD_TYPE_ID(foreman, (foreman::job_finished_metric))
+  CAF_ADD_TYPE_ID(foreman, (foreman::model_load_metric))
+  CAF_ADD_TYPE_ID(foreman, (foreman::target_error_metric))
+  CAF_ADD_TYPE_ID(foreman, (foreman::webhook_metric))
+  CAF_ADD_TYPE_ID(foreman, (foreman::http_request_metric))
+  CAF_ADD_TYPE_ID(foreman, (foreman::queue_depth))
+  CAF_ADD_TYPE_ID(foreman, (std::vector<foreman::queue_depth>))
+  CAF_ADD_TYPE_ID(foreman, (foreman::worker_status))
+  CAF_ADD_TYPE_ID(foreman, (foreman::target_health))
 
   // Store
   CAF_ADD_ATOM(foreman, foreman, insert_atom, "insert")
@@ -69,5 +81,11 @@ CAF_BEGIN_TYPE_ID_BLOCK(foreman, caf::first_custom_type_id + 1000)
   CAF_ADD_ATOM(foreman, foreman, warm_atom, "warm")
   // HTTP ingress
   CAF_ADD_ATOM(foreman, foreman, port_atom, "port")
+  // Operations
+  CAF_ADD_ATOM(foreman, foreman, depth_atom, "depth")
+  CAF_ADD_ATOM(foreman, foreman, health_atom, "health")
+  CAF_ADD_ATOM(foreman, foreman, status_atom, "status")
+  CAF_ADD_ATOM(foreman, foreman, drain_atom, "drain")
+  CAF_ADD_ATOM(foreman, foreman, metrics_atom, "metrics")
 
 CAF_END_TYPE_ID_BLOCK(foreman)

@@ -241,6 +241,11 @@ uint16_t http_server::port() const {
   return impl_->socket.address().port();
 }
 
+void http_server::stop_accepting() {
+  if (!impl_->stopped)
+    impl_->server->stop();
+}
+
 void http_server::stop() {
   if (impl_->stopped.exchange(true))
     return;

@@ -77,6 +77,9 @@ public:
   /// The bound port (useful when options.port was 0).
   uint16_t port() const;
 
+  /// Closes the listening socket; requests under way go on.
+  void stop_accepting();
+
   /// Stops accepting, tells waiting handlers to give up, and waits for every
   /// handler thread to finish. Idempotent.
   void stop();

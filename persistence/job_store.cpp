@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <functional>
 #include <unordered_map>
 
@@ -129,6 +130,11 @@ const std::string select_artifact_sql
 const std::string count_state_sql = "SELECT count(*) FROM jobs WHERE state = ?1";
 const std::string count_queued_sql
   = "SELECT count(*) FROM jobs INDEXED BY jobs_queue_age WHERE state = 'queued'";
+const std::string queue_depth_sql
+  = "SELECT model_key, state, count(*) FROM jobs INDEXED BY jobs_by_state "
+    "WHERE state IN ('queued', 'loading', 'working') "
+    "GROUP BY model_key, state ORDER BY model_key, state";
+const std::string health_probe_sql = "SELECT count(*) FROM sqlite_master";
 const std::string requeue_sql
   = "UPDATE jobs SET state = 'queued', updated_at = ?1 "
     "WHERE state IN ('loading', 'working')";
@@ -177,6 +183,8 @@ std::string list_jobs_sql(const job_query& q) {
     sql += " AND model_key = ?2";
   if (q.before_id > 0)
     sql += " AND id < ?3";
+  if (!q.owner.empty())
+    sql += " AND (client = ?5 OR substr(client, 1, length(?5) + 1) = ?5 || '/')";
   return sql + " ORDER BY id DESC LIMIT ?4";
 }
 
@@ -548,9 +556,13 @@ job job_store::apply(const job_transition& change, int64_t now_ms) {
         + to_string(current.state) + " to " + to_string(change.to)};
     auto starts = change.to == job_state::loading
                   || change.to == job_state::working;
+    if (change.refunds_attempt && change.to != job_state::queued)
+      throw invalid_transition_error{"only a job going back to the queue gets "
+                                     "its attempt back"};
     impl_->prepared(update_state_sql)
       .bind(change.job_id, std::string{to_string(change.to)}, change.error,
-            int64_t{change.starts_attempt ? 1 : 0}, now_ms,
+            int64_t{change.starts_attempt ? 1 : change.refunds_attempt ? -1 : 0},
+            now_ms,
             int64_t{starts ? 1 : 0}, int64_t{is_terminal(change.to) ? 1 : 0},
             change.to == job_state::queued ? change.not_before_ms : int64_t{0})
       .run();
@@ -601,7 +613,7 @@ job_page job_store::list(const job_query& query) {
   // One row more than asked tells whether another page follows.
   auto& q = impl_->prepared(list_jobs_sql(query))
               .bind(to_string(query.state), query.model_key, query.before_id,
-                    int64_t{query.limit} + 1);
+                    int64_t{query.limit} + 1, query.owner);
   while (q.step())
     page.jobs.push_back(read_job(q));
   if (page.jobs.size() > static_cast<size_t>(query.limit)) {
@@ -667,6 +679,31 @@ int64_t job_store::count_in_state(job_state state) {
   auto& q = impl_->prepared(count_state_sql).bind(std::string{to_string(state)});
   q.step();
   return q.integer(0);
+}
+
+std::vector<queue_depth> job_store::queue_depths() {
+  std::vector<queue_depth> depths;
+  auto& q = impl_->prepared(queue_depth_sql).bind();
+  while (q.step())
+    depths.push_back({q.text(0),
+                      parse_job_state(q.text(1)).value_or(job_state::queued),
+                      q.integer(2)});
+  return depths;
+}
+
+std::optional<std::string> job_store::health_problem() {
+  std::error_code ec;
+  if (impl_->path != ":memory:" && !std::filesystem::exists(impl_->path, ec))
+    return "the database file " + impl_->path
+           + " is gone (jobs written now would be lost at the next start)";
+  try {
+    auto& q = impl_->prepared(health_probe_sql).bind();
+    q.step();
+    q.integer(0);
+  } catch (const store_error& e) {
+    return std::string{"the database does not answer: "} + e.what();
+  }
+  return std::nullopt;
 }
 
 std::vector<std::string> job_store::candidate_query_plans() {

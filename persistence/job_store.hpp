@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "messages/job.hpp"
+#include "messages/operations.hpp"
 #include "messages/webhook.hpp"
 
 namespace foreman {
@@ -109,6 +110,13 @@ public:
   int64_t pending_events();
 
   int64_t count_in_state(job_state state);
+
+  /// Non-terminal jobs counted by model key and state.
+  std::vector<queue_depth> queue_depths();
+
+  /// Why the database cannot be relied on (its file removed, or a query
+  /// failing); nullopt when healthy.
+  std::optional<std::string> health_problem();
 
   /// EXPLAIN QUERY PLAN of each scheduling query, for tests and diagnostics.
   std::vector<std::string> candidate_query_plans();

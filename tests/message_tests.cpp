@@ -93,10 +93,26 @@ BOOST_AUTO_TEST_CASE(job_messages_roundtrip) {
   check_roundtrip(job_chunk{42, R"({"done":false,"message":{"content":"x"}})"});
 }
 
+BOOST_AUTO_TEST_CASE(operations_messages_roundtrip) {
+  check_roundtrip(job_submitted_metric{job_kind::embed});
+  check_roundtrip(job_started_metric{1.25});
+  check_roundtrip(job_finished_metric{job_kind::generate, job_state::failed, 3.5});
+  check_roundtrip(model_load_metric{"llama3.2:latest", 0.75});
+  check_roundtrip(target_error_metric{"timeout"});
+  check_roundtrip(webhook_metric{"given_up"});
+  check_roundtrip(http_request_metric{"/jobs/{id}", 403});
+  check_roundtrip(std::vector<queue_depth>{{"qwen2.5:latest", job_state::queued, 7}});
+  check_roundtrip(worker_status{"draining", 0});
+  check_roundtrip(target_health{false, "connection refused", false, {"all-minilm:latest"}});
+  check_roundtrip(drain_atom_v, int64_t{30000});
+  check_roundtrip(job_transition{4, job_state::queued, "interrupted by shutdown", false, 0,
+                                 true});
+}
+
 BOOST_AUTO_TEST_CASE(job_api_messages_roundtrip) {
   check_roundtrip(enqueue_atom_v, job_spec{});
   check_roundtrip(list_atom_v, job_query{true, job_state::done, "llama3.2:latest",
-                                         17, 20});
+                                         17, 20, "key-0123456789ab"});
   check_roundtrip(job_page{{sample_job(), sample_job()}, 41});
   check_roundtrip(artifacts_atom_v, int64_t{42});
   check_roundtrip(std::vector<artifact_info>{{"completion", "application/json", 12}});
