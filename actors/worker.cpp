@@ -46,7 +46,7 @@ struct running_job {
   /// Callers of cancel, answered once the job is cancelled.
   std::vector<caf::typed_response_promise<job>> cancellers;
   /// "loading" or "working", for /status.
-  std::string phase = "loading";
+  std::string phase;
   /// The shutdown grace period ran out: the call is aborted and the job goes
   /// back to the queue.
   bool shutdown_abort = false;
@@ -383,7 +383,6 @@ chunk_sink_actor chunk_sink(worker_pointer self) {
 void run(worker_pointer self, const job& j) {
   if (interrupted(self, j.id))
     return;
-  self->state.running->phase = "working";
   log_info("worker", describe_job(j));
   start_call_clock(self);
   self->request(self->state.target, caf::infinite, call_atom_v,
@@ -427,6 +426,7 @@ void load(worker_pointer self, const job& j) {
                                                          - running->call_started_ms)
                                        / 1000.0});
       record_duration(self, &model_timings::load_ms);
+      self->state.running->phase = "working";
       self->state.loaded_groups[model_key(j.model)] = j.group_key;
       self->send(self->state.inventory, loaded_atom_v, model_key(j.model));
       start_working(self, j, false);
@@ -440,6 +440,7 @@ void begin(worker_pointer self, const queued_job& chosen, bool model_resident) {
   st.running->id = job_id;
   st.running->serial = ++st.attempt_serial;
   st.running->model_key = chosen.group_key.substr(0, chosen.group_key.find('|'));
+  st.running->phase = model_resident ? "working" : "loading";
   if (st.config.job_timeout_ms > 0)
     self->delayed_send(self, std::chrono::milliseconds{st.config.job_timeout_ms},
                        timeout_atom_v, job_id, st.running->serial);

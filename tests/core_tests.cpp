@@ -8,10 +8,12 @@
 #include "core/api_keys.hpp"
 #include "core/duration.hpp"
 #include "core/keep_alive.hpp"
+#include "core/metrics_registry.hpp"
 #include "core/model_name.hpp"
 #include "core/scheduling_policy.hpp"
 #include "core/settings.hpp"
 #include "core/url.hpp"
+#include "prometheus_text.hpp"
 #include "temp_dir.hpp"
 
 using namespace foreman;
@@ -325,6 +327,62 @@ BOOST_AUTO_TEST_CASE(help_lists_every_variable) {
                     "FOREMAN_MAX_ATTEMPTS", "FOREMAN_MAX_WAIT"})
     BOOST_TEST(help.find(name) != std::string::npos, "missing " << name);
   BOOST_TEST(parse_settings({"--help"}, env_of({})).help_requested);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(metrics_text)
+
+BOOST_AUTO_TEST_CASE(the_registry_renders_valid_prometheus_text) {
+  metrics_registry r;
+  r.add_counter("t_requests_total", "Requests, by \"route\".\nSecond line.");
+  r.add_gauge("t_depth", "Depth.");
+  r.add_histogram("t_seconds", "Durations.", {1, 0.1, 10});
+  r.start_series("t_requests_total", {{"route", "/a"}});
+  r.increment("t_requests_total", {{"route", "say \"hi\"\\\n"}}, 2);
+  r.set("t_depth", {{"model", "m"}, {"state", "queued"}}, 3);
+  r.clear("t_depth");
+  r.set("t_depth", {{"model", "n"}, {"state", "queued"}}, 4);
+  for (double x : {0.05, 0.1, 0.5, 20.0})
+    r.observe("t_seconds", {{"kind", "chat"}}, x);
+  r.start_series("t_seconds", {});
+  auto text = r.render();
+  auto samples = foreman_test::parse_prometheus_text(text);
+  BOOST_TEST(samples.at(R"(t_requests_total{route="/a"})") == 0);
+  // Quotes, backslashes and newlines in label values come back intact.
+  BOOST_TEST(samples.at("t_requests_total{route=\"say \"hi\"\\\n\"}") == 2);
+  BOOST_TEST(samples.count(R"(t_depth{model="m",state="queued"})") == 0u);
+  BOOST_TEST(samples.at(R"(t_depth{model="n",state="queued"})") == 4);
+  // Buckets are cumulative and bounded as declared (sorted), +Inf = count.
+  BOOST_TEST(samples.at(R"(t_seconds_bucket{kind="chat",le="0.1"})") == 2);
+  BOOST_TEST(samples.at(R"(t_seconds_bucket{kind="chat",le="1"})") == 3);
+  BOOST_TEST(samples.at(R"(t_seconds_bucket{kind="chat",le="10"})") == 3);
+  BOOST_TEST(samples.at(R"(t_seconds_bucket{kind="chat",le="+Inf"})") == 4);
+  BOOST_TEST(samples.at(R"(t_seconds_count{kind="chat"})") == 4);
+  BOOST_TEST(samples.at(R"(t_seconds_sum{kind="chat"})") == 20.65);
+  BOOST_TEST(samples.at("t_seconds_count") == 0);
+  BOOST_TEST(text.find("# HELP t_requests_total Requests, by \"route\".\\nSecond line.\n")
+             != std::string::npos);
+  BOOST_CHECK_THROW(r.increment("t_depth", {}), std::logic_error);
+  BOOST_CHECK_THROW(r.observe("t_unknown", {}, 1), std::logic_error);
+}
+
+BOOST_AUTO_TEST_CASE(the_reader_rejects_what_prometheus_rejects) {
+  for (auto bad : {"x 1\n",                                   // no TYPE
+                   "# TYPE x counter\nx{a=\"1\" 1\n",        // unterminated labels
+                   "# TYPE x counter\nx{a=1} 1\n",           // unquoted value
+                   "# TYPE x counter\nx one\n",              // not a number
+                   "# TYPE x counter\nx 1\nx 2\n",           // repeated series
+                   "# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\n"
+                   "h_count 1\nh_sum 1\n"})                  // not cumulative
+    BOOST_CHECK_THROW(foreman_test::parse_prometheus_text(bad), std::runtime_error);
+}
+
+BOOST_AUTO_TEST_CASE(loopback_hosts_are_told_apart) {
+  for (auto host : {"127.0.0.1", "127.1.2.3", "localhost", "::1"})
+    BOOST_TEST(is_loopback_host(host), host);
+  for (auto host : {"0.0.0.0", "::", "10.0.0.7", "foreman.example", "128.0.0.1"})
+    BOOST_TEST(!is_loopback_host(host), host);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
