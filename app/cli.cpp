@@ -527,11 +527,13 @@ int show_status(session& s, const command_line& line) {
   auto target = object_field(status, "target");
   auto reachable = target->has("reachable") && target->get("reachable").isBoolean()
                    && target->getValue<bool>("reachable");
+  auto reach = reachable ? std::string{"reachable"} : std::string{"unreachable"};
+  if (!reachable && !is_null(target, "error"))
+    reach += ": " + truncate_to_width(text_of(target, "error"), max_value_width);
   auto embedder = text_of(status, "embed_model");
   text_table summary{{{"field"}, {"value"}}, false};
   summary.add_row({"worker", doing});
-  summary.add_row({"target", text_of(target, "url")
-                               + (reachable ? " (reachable)" : " (unreachable)")});
+  summary.add_row({"target", text_of(target, "url") + " (" + reach + ")"});
   summary.add_row({"residents", names_in(array_field(status, "residents"))});
   summary.add_row({"embedder", embedder == "-" ? "none" : embedder});
   s.out << summary.render() << "\n";

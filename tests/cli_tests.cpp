@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <csignal>
 #include <map>
 #include <sstream>
 
@@ -22,6 +23,12 @@ using namespace foreman_test;
 namespace {
 
 const std::vector<std::string> fast_fake = three_models_two_slots("0");
+
+/// Tests leave a job hanging on the target; stopping the service must not
+/// wait the shutdown grace period for it.
+void no_grace(foreman::settings& s) {
+  s.shutdown_grace_ms = 0;
+}
 
 struct cli_result {
   int exit_code = -1;
@@ -137,7 +144,7 @@ uint16_t closed_port() {
 } // namespace
 
 BOOST_AUTO_TEST_CASE(list_shows_jobs_in_every_state_newest_first_and_filters) {
-  service_fixture fx{fast_fake};
+  service_fixture fx{fast_fake, no_grace};
   auto done = submit(fx, chat_job("llama3.2"), "alice");
   BOOST_REQUIRE(eventually([&] { return fx.state_of(done) == "done"; }));
   fx.target.arm_fault("http500", 1, 0, "/api/generate");
@@ -228,7 +235,7 @@ BOOST_AUTO_TEST_CASE(an_empty_list_says_no_jobs) {
 }
 
 BOOST_AUTO_TEST_CASE(show_lists_a_queued_job_with_its_place_in_the_queue) {
-  service_fixture fx{fast_fake};
+  service_fixture fx{fast_fake, no_grace};
   stuck_job(fx, "llama3.2");
   auto queued = submit(fx, chat_job("qwen2.5"), "carol");
   auto shown = run_against(fx, {"jobs", "show", queued});
@@ -283,7 +290,7 @@ BOOST_AUTO_TEST_CASE(show_lists_a_done_job_and_its_artifacts) {
 }
 
 BOOST_AUTO_TEST_CASE(cancel_ends_a_queued_job_and_refuses_an_ended_one) {
-  service_fixture fx{fast_fake};
+  service_fixture fx{fast_fake, no_grace};
   stuck_job(fx, "llama3.2");
   auto queued = submit(fx, chat_job("qwen2.5"));
   auto cancelled = run_against(fx, {"jobs", "cancel", queued});
@@ -404,4 +411,78 @@ BOOST_AUTO_TEST_CASE(the_api_key_goes_as_a_bearer_token_under_the_urls_path) {
   BOOST_TEST(received[1].headers["Authorization"] == "Bearer fedcba9876543210");
   BOOST_TEST(received[2].path == "/hook/status");
   BOOST_TEST(received[2].headers.count("Authorization") == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(status_shows_the_worker_the_target_and_the_queue_by_model) {
+  service_fixture fx{fast_fake, no_grace};
+  auto idle = run_against(fx, {"status"});
+  BOOST_TEST(idle.exit_code == 0, idle.text());
+  BOOST_TEST(idle.has_line_starting("worker     idle"), idle.text());
+  BOOST_TEST(idle.has_line_starting("total: 0"), idle.text());
+
+  auto running = stuck_job(fx, "llama3.2");
+  submit(fx, chat_job("qwen2.5"));
+  submit(fx, chat_job("mistral"));
+  submit(fx, chat_job("qwen2.5"));
+  cli_result status;
+  // The inventory reads the residents (the warmed embedder) on its own time.
+  BOOST_TEST(eventually([&] {
+    status = run_against(fx, {"status"});
+    return status.has_line_starting("residents  all-minilm");
+  }), status.text());
+  BOOST_TEST(status.exit_code == 0);
+  BOOST_TEST(status.has_line_starting("worker     loading: job " + running
+                                      + " (llama3.2, loading)"),
+             status.text());
+  BOOST_TEST(status.has_line_starting("target     " + fx.target.url() + " (reachable)"),
+             status.text());
+  BOOST_TEST(status.has_line_starting("embedder   all-minilm"), status.text());
+  using words = std::vector<std::string>;
+  auto header = std::find_if(status.lines.begin(), status.lines.end(),
+                             [](auto& line) { return line.rfind("MODEL", 0) == 0; });
+  BOOST_REQUIRE(header != status.lines.end());
+  BOOST_TEST(words_of(*header) == (words{"MODEL", "QUEUED", "LOADING", "WORKING"}));
+  std::vector<words> rows;
+  for (auto row = header + 1; row != status.lines.end(); ++row)
+    if (row->rfind("total", 0) != 0)
+      rows.push_back(words_of(*row));
+  BOOST_TEST(rows
+             == (std::vector<words>{{"llama3.2:latest", "0", "1", "0"},
+                                    {"mistral:latest", "1", "0", "0"},
+                                    {"qwen2.5:latest", "2", "0", "0"}}));
+  BOOST_TEST(status.has_line_starting("total: 4"), status.text());
+
+  auto json = run_against(fx, {"status", "--json"});
+  BOOST_TEST(json.exit_code == 0);
+  BOOST_REQUIRE_EQUAL(json.lines.size(), 1u);
+  auto parsed = parse_json(json.lines[0]);
+  BOOST_TEST(parsed->getObject("queue")->getValue<int64_t>("total") == 4);
+  auto job = parsed->getObject("worker")->getObject("running_job");
+  BOOST_TEST(job->getValue<int64_t>("id") == std::stoll(running));
+
+  // The target gone: status says so, with the reason.
+  fx.target.process().signal(SIGKILL);
+  BOOST_TEST(eventually([&] {
+    status = run_against(fx, {"status"});
+    return status.has_line_starting("target     " + fx.target.url() + " (unreachable: ");
+  }), status.text());
+}
+
+BOOST_AUTO_TEST_CASE(a_foreman_with_api_keys_answers_only_with_the_key) {
+  const std::string key = "cli-test-admin-key-0123456789";
+  service_fixture fx{fast_fake, [&](foreman::settings& s) {
+                       s.api_keys = {foreman::api_key{key, foreman::key_scope::admin}};
+                     }};
+  auto refused = run_against(fx, {"status"});
+  BOOST_TEST(refused.exit_code == 1);
+  auto unauthorized = http_request("GET", fx.base + "/status");
+  BOOST_REQUIRE_EQUAL(unauthorized.status, 401);
+  BOOST_TEST(refused.lines
+             == (std::vector<std::string>{"foreman: " + error_of(unauthorized)}));
+  auto flagged = run_against(fx, {"jobs", "list", "--api-key=" + key});
+  BOOST_TEST(flagged.exit_code == 0, flagged.text());
+  BOOST_TEST(flagged.lines == (std::vector<std::string>{"no jobs"}));
+  auto from_env = run({"status", "--url=" + fx.base}, {"FOREMAN_API_KEY=" + key});
+  BOOST_TEST(from_env.exit_code == 0, from_env.text());
+  BOOST_TEST(from_env.has_line_starting("worker     idle"), from_env.text());
 }
