@@ -306,8 +306,10 @@ public:
   void operator()(const net::http_request& req, net::http_responder& raw) {
     status_recorder out{raw};
     serve(req, out);
+    // 499 (nginx's "client closed request"): the caller left unanswered.
     caf::anon_send(metrics_, http_request_metric{net::metrics_route(req.path),
-                                                 out.status()});
+                                                 out.status() == 0 ? 499
+                                                                   : out.status()});
   }
 
   /// Shutdown has begun: requests that would create jobs get 503.

@@ -101,6 +101,9 @@ public:
     config.db_path = dir.file("jobs.db");
     config.embed_model = "all-minilm";
     config.inventory_poll_ms = 200;
+    // A test that ends with a job held on the target should not wait out a
+    // grace period; the shutdown suites set their own.
+    config.shutdown_grace_ms = 0;
     if (adjust)
       adjust(config);
     config_ = config;
