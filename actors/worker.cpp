@@ -365,14 +365,13 @@ target_request make_request(worker_pointer self, const job& j,
 template <class OnSuccess>
 auto on_reply(worker_pointer self, job j, OnSuccess on_success) {
   return [=](const target_reply& reply) {
-    if (reply.failure != target_failure::none && interrupted(self, j.id))
-      return;
     if (cancel_requested(self))
-      finish_cancelled(self, j.id);
-    else if (reply.failure != target_failure::none)
+      return finish_cancelled(self, j.id);
+    if (reply.failure == target_failure::none)
+      return on_success(reply);
+    // A call aborted at shutdown is no failure of the job.
+    if (!interrupted(self, j.id))
       on_target_failure(self, j, reply);
-    else
-      on_success(reply);
   };
 }
 
@@ -405,7 +404,7 @@ void start_working(worker_pointer self, const job& j, bool counts_attempt) {
           note_start(self, working);
         run(self, working);
       },
-          [=](const caf::error& err) { on_store_error(self, j.id, err); });
+      [=](const caf::error& err) { on_store_error(self, j.id, err); });
 }
 
 /// Loads the job's model (with the job's options) before running it, so the
