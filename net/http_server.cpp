@@ -4,6 +4,8 @@
 #include <atomic>
 #include <cctype>
 #include <cerrno>
+#include <condition_variable>
+#include <mutex>
 
 #include <sys/socket.h>
 #include <stdexcept>
@@ -25,6 +27,36 @@
 namespace foreman::net {
 
 namespace {
+
+/// The server's stop flag and the handlers under way, so that a stop lets
+/// answers being written finish before it cuts connections.
+class handler_activity {
+public:
+  std::atomic<bool> stopping{false};
+
+  void enter() {
+    std::lock_guard<std::mutex> guard{mutex_};
+    ++active_;
+  }
+
+  void leave() {
+    std::lock_guard<std::mutex> guard{mutex_};
+    if (--active_ == 0)
+      idle_.notify_all();
+  }
+
+  /// Waits until no handler runs, or `limit` has passed; true when none
+  /// runs.
+  bool wait_idle(std::chrono::milliseconds limit) {
+    std::unique_lock<std::mutex> lock{mutex_};
+    return idle_.wait_for(lock, limit, [this] { return active_ == 0; });
+  }
+
+private:
+  std::mutex mutex_;
+  std::condition_variable idle_;
+  int active_ = 0;
+};
 
 bool iequals(const std::string& a, const std::string& b) {
   return a.size() == b.size()
@@ -130,13 +162,20 @@ bool read_body(Poco::Net::HTTPServerRequest& request, size_t max_bytes,
 class request_handler : public Poco::Net::HTTPRequestHandler {
 public:
   request_handler(const http_handler& handler, const http_server_options& opts,
-                  const std::atomic<bool>& stopping)
-    : handler_(handler), opts_(opts), stopping_(stopping) {
+                  handler_activity& activity)
+    : handler_(handler), opts_(opts), activity_(activity) {
   }
 
   void handleRequest(Poco::Net::HTTPServerRequest& request,
                      Poco::Net::HTTPServerResponse& response) override {
-    poco_responder responder{request, response, stopping_};
+    activity_.enter();
+    struct leave_at_end {
+      handler_activity& activity;
+      ~leave_at_end() {
+        activity.leave();
+      }
+    } counted{activity_};
+    poco_responder responder{request, response, activity_.stopping};
     http_request req;
     req.method = request.getMethod();
     auto& uri = request.getURI();
@@ -171,25 +210,25 @@ public:
 private:
   const http_handler& handler_;
   const http_server_options& opts_;
-  const std::atomic<bool>& stopping_;
+  handler_activity& activity_;
 };
 
 class handler_factory : public Poco::Net::HTTPRequestHandlerFactory {
 public:
   handler_factory(http_handler handler, http_server_options opts,
-                  const std::atomic<bool>& stopping)
-    : handler_(std::move(handler)), opts_(std::move(opts)), stopping_(stopping) {
+                  handler_activity& activity)
+    : handler_(std::move(handler)), opts_(std::move(opts)), activity_(activity) {
   }
 
   Poco::Net::HTTPRequestHandler*
   createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
-    return new request_handler(handler_, opts_, stopping_);
+    return new request_handler(handler_, opts_, activity_);
   }
 
 private:
   http_handler handler_;
   http_server_options opts_;
-  const std::atomic<bool>& stopping_;
+  handler_activity& activity_;
 };
 
 } // namespace
@@ -202,14 +241,15 @@ std::string http_request::header(const std::string& name) const {
 }
 
 struct http_server::impl {
-  std::atomic<bool> stopping{false};
+  handler_activity activity;
   std::atomic<bool> stopped{false};
+  std::chrono::milliseconds stop_wait;
   Poco::ThreadPool pool;
   Poco::Net::ServerSocket socket;
   std::unique_ptr<Poco::Net::HTTPServer> server;
 
   explicit impl(const http_server_options& opts)
-    : pool(2, std::max(2, opts.threads)) {
+    : stop_wait(opts.stop_wait), pool(2, std::max(2, opts.threads)) {
   }
 };
 
@@ -228,7 +268,7 @@ http_server::http_server(const http_server_options& options, http_handler handle
   params->setMaxQueued(options.max_queued);
   params->setKeepAlive(true);
   impl_->server = std::make_unique<Poco::Net::HTTPServer>(
-    new handler_factory(std::move(handler), options, impl_->stopping),
+    new handler_factory(std::move(handler), options, impl_->activity),
     impl_->pool, impl_->socket, params);
   impl_->server->start();
 }
@@ -249,8 +289,13 @@ void http_server::stop_accepting() {
 void http_server::stop() {
   if (impl_->stopped.exchange(true))
     return;
-  impl_->stopping = true;
-  impl_->server->stopAll(true);
+  impl_->activity.stopping = true;
+  impl_->server->stop();
+  // Waiting handlers give up within a moment; answers being written finish.
+  // Only requests still running then are aborted: aborting also cut answers
+  // already written but not yet sent (measured under load).
+  auto idle = impl_->activity.wait_idle(impl_->stop_wait);
+  impl_->server->stopAll(!idle);
   impl_->pool.joinAll();
 }
 

@@ -3,6 +3,7 @@
 // foreman's HTTP server: Poco underneath, plain structs above, so the rest of
 // foreman never sees Poco types.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -63,6 +64,9 @@ struct http_server_options {
   int max_queued = 256;
   /// Larger request bodies get 413.
   size_t max_body_bytes = 64 * 1024 * 1024;
+  /// At a stop, requests under way may finish within this; longer ones
+  /// (a pull streaming its progress) are cut.
+  std::chrono::milliseconds stop_wait{5000};
 };
 
 class http_server {
@@ -80,8 +84,9 @@ public:
   /// Closes the listening socket; requests under way go on.
   void stop_accepting();
 
-  /// Stops accepting, tells waiting handlers to give up, and waits for every
-  /// handler thread to finish. Idempotent.
+  /// Stops accepting, tells waiting handlers to give up, lets requests under
+  /// way finish within stop_wait, cuts the rest and waits for every handler
+  /// thread to end. Idempotent.
   void stop();
 
 private:

@@ -149,10 +149,10 @@ std::map<int, std::vector<std::string>> states_by_job(const webhook_receiver& re
 
 using state_list = std::vector<std::string>;
 
-/// Whether jobs 1 to `jobs` have all reported `done` (jobs' events arrive
-/// independently of each other).
-bool all_done(std::map<int, state_list>& states, int jobs) {
-  for (int i = 1; i <= jobs; ++i)
+/// Whether jobs `first` to `last` have all reported `done` (jobs' events
+/// arrive independently of each other).
+bool all_done(std::map<int, state_list>& states, int first, int last) {
+  for (int i = first; i <= last; ++i)
     if (states[i].empty() || states[i].back() != "done")
       return false;
   return true;
@@ -165,23 +165,44 @@ struct stopped_run {
   int exit_code = -1;
   clock_type::duration stop_time{};
   std::vector<std::string> output;
+  /// What the caller waiting for job 1 got; status 0 when the connection
+  /// broke instead.
+  http_response first_caller;
 };
 
-/// Runs foreman on `db` in front of `target`, submits `jobs` jobs reporting
-/// to `receiver`, and sends SIGTERM once job 1 is working.
+/// Runs foreman on `db` in front of `target` with job 1 from a caller
+/// waiting for its answer and jobs 2 to `jobs` submitted to the job API
+/// reporting to `receiver`, and sends SIGTERM once job 1 is working.
 stopped_run sigterm_while_working(const std::string& db, const std::string& grace,
                                   const fake_target& target,
                                   const webhook_receiver& receiver, int jobs) {
   foreman_process first{
     {"--db", db, "--shutdown-grace", grace, "--ollama-url", target.url()}};
   auto base = first.url();
-  for (int i = 1; i <= jobs; ++i)
-    BOOST_REQUIRE_EQUAL(submit(base, i, receiver.url()), i);
+  stopped_run run;
+  std::thread caller{[&] {
+    try {
+      run.first_caller = http_request(
+        "POST", base + "/api/chat",
+        R"({"model":"llama3.2","stream":false,"messages":[{"role":"user","content":")"
+          + words(1) + R"("}]})",
+        {}, std::chrono::seconds{60});
+    } catch (const http_error& e) {
+      run.first_caller.body = e.what();
+    }
+  }};
+  struct join_at_end {
+    std::thread& thread;
+    ~join_at_end() {
+      thread.join();
+    }
+  } joined{caller};
   BOOST_REQUIRE(eventually([&] { return state_of(base, 1) == "working"; },
                            std::chrono::seconds{20}));
+  for (int i = 2; i <= jobs; ++i)
+    BOOST_REQUIRE_EQUAL(submit(base, i, receiver.url()), i);
   auto signalled = clock_type::now();
   first.process().signal(SIGTERM);
-  stopped_run run;
   run.exit_code = first.process().wait_exit(std::chrono::seconds{60}).value_or(-1);
   run.stop_time = clock_type::now() - signalled;
   run.output = first.process().lines();
@@ -203,6 +224,10 @@ BOOST_AUTO_TEST_CASE(sigterm_lets_the_running_job_finish_within_the_grace_period
     auto run = sigterm_while_working(dir.file("jobs.db"), "30s", slow, receiver, 3);
     BOOST_TEST(run.exit_code == 0);
     BOOST_TEST(!has_line_with(run.output, "interrupted"));
+    // Its caller got the whole answer before foreman exited.
+    BOOST_TEST(run.first_caller.status == 200, run.first_caller.body);
+    BOOST_TEST(run.first_caller.body.find("llama3.2 says: " + words(1)) != std::string::npos,
+               run.first_caller.body);
   }
   fake_target fast{{"--token-ms", "1"}};
   foreman_process second{{"--db", dir.file("jobs.db"), "--ollama-url", fast.url()}};
@@ -222,10 +247,9 @@ BOOST_AUTO_TEST_CASE(sigterm_lets_the_running_job_finish_within_the_grace_period
   BOOST_TEST(eventually(
     [&] {
       states = states_by_job(receiver);
-      return all_done(states, 3);
+      return all_done(states, 2, 3);
     },
     std::chrono::seconds{20}));
-  BOOST_TEST((states[1] == state_list{"queued", "loading", "working", "done"}));
   // After the restart job 2 loads the model on the new target; job 3 finds
   // it resident.
   BOOST_TEST((states[2] == state_list{"queued", "loading", "working", "done"}));
@@ -238,11 +262,14 @@ BOOST_AUTO_TEST_CASE(sigterm_requeues_a_job_that_outlasts_the_grace_period) {
   {
     // A second per word: the running job would need about 10 s.
     fake_target slow{{"--token-ms", "1000"}};
-    auto run = sigterm_while_working(dir.file("jobs.db"), "300ms", slow, receiver, 2);
+    auto run = sigterm_while_working(dir.file("jobs.db"), "300ms", slow, receiver, 3);
     BOOST_TEST(run.exit_code == 0);
     // Well before the job could have finished.
     BOOST_TEST((run.stop_time < std::chrono::seconds{8}));
     BOOST_TEST(has_line_with(run.output, "job=1 was interrupted and is queued again"));
+    // Its caller learns that foreman stops; the job stays stored.
+    BOOST_TEST(run.first_caller.status == 503, run.first_caller.body);
+    BOOST_TEST(run.first_caller.body.find("foreman is shutting down") != std::string::npos);
     // The call was aborted: the target is idle again.
     BOOST_TEST(eventually([&] { return slow.counters().active_generations == 0; },
                           std::chrono::seconds{5}));
@@ -250,7 +277,7 @@ BOOST_AUTO_TEST_CASE(sigterm_requeues_a_job_that_outlasts_the_grace_period) {
   fake_target fast{{"--token-ms", "1"}};
   foreman_process second{{"--db", dir.file("jobs.db"), "--ollama-url", fast.url()}};
   auto base = second.url();
-  for (int i = 1; i <= 2; ++i)
+  for (int i = 1; i <= 3; ++i)
     BOOST_TEST(eventually([&] { return state_of(base, i) == "done"; },
                           std::chrono::seconds{30}),
                "job " << i << " is " << state_of(base, i));
@@ -262,12 +289,12 @@ BOOST_AUTO_TEST_CASE(sigterm_requeues_a_job_that_outlasts_the_grace_period) {
   BOOST_TEST(eventually(
     [&] {
       states = states_by_job(receiver);
-      return all_done(states, 2);
+      return all_done(states, 2, 3);
     },
     std::chrono::seconds{20}));
-  BOOST_TEST((states[1] == state_list{"queued", "loading", "working", "queued",
-                                      "loading", "working", "done"}));
+  // Queued at the shutdown, they run after job 1 on the restarted foreman.
   BOOST_TEST((states[2] == state_list{"queued", "working", "done"}));
+  BOOST_TEST((states[3] == state_list{"queued", "working", "done"}));
 }
 
 BOOST_AUTO_TEST_CASE(a_bad_config_file_stops_startup_naming_the_line) {
