@@ -1159,14 +1159,16 @@ std::optional<std::string> model_entry(std::string_view tags_reply,
 }
 
 std::string error_body(int status, std::string_view message) {
-  auto type = status == 400   ? "invalid_request_error"
-              : status == 404 ? "not_found_error"
-                              : "api_error";
+  // As OpenAI names them; a refused key is its invalid_api_key.
+  auto type = status == 400 || status == 401 ? "invalid_request_error"
+              : status == 403                ? "permission_error"
+              : status == 404                ? "not_found_error"
+                                             : "api_error";
   auto error = object_writer{}
                    .add_string("message", message)
                    .add_string("type", type)
                    .add("param", "null")
-                   .add("code", "null")
+                   .add("code", status == 401 ? "\"invalid_api_key\"" : "null")
                    .done();
   return object_writer{}.add("error", error).done();
 }

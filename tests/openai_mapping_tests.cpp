@@ -974,8 +974,12 @@ BOOST_AUTO_TEST_CASE(error_body_types_follow_status) {
   };
   check(400, "invalid_request_error");
   check(404, "not_found_error");
+  check(403, "permission_error");
   check(503, "api_error");
   check(500, "api_error");
+  BOOST_TEST(error_body(401, "unauthorized: unknown API key")
+             == R"({"error":{"message":"unauthorized: unknown API key",)"
+                R"("type":"invalid_request_error","param":null,"code":"invalid_api_key"}})");
   BOOST_TEST(
       error_body(400, "a\"b")
       == R"({"error":{"message":"a\"b","type":"invalid_request_error","param":null,"code":null}})");
