@@ -516,8 +516,10 @@ private:
     if (call.spec.kind == job_kind::embed && is_pinned_embedder(call.spec.model)) {
       // Fast lane: the pinned embedder is always loaded; nothing foreman
       // sends may un-pin it.
-      auto body = net::with_keep_alive(req.body, keep_alive::forever().json());
-      return net::proxy_to_target(config_.target, req, body, out, proxy_timeout);
+      auto [status, body] = net::post_to_target(
+        target_pool_, config_.target, req.path,
+        net::with_keep_alive(req.body, keep_alive::forever().json()), proxy_timeout);
+      return out.send(status, json_type, body);
     }
     queued_request queued;
     queued.spec = std::move(call.spec);
@@ -537,7 +539,7 @@ private:
     auto& call = std::get<net::openai::native_request>(parsed);
     if (call.kind == job_kind::embed && is_pinned_embedder(call.model)) {
       auto [status, body] = net::post_to_target(
-        config_.target, "/api/embed",
+        target_pool_, config_.target, "/api/embed",
         net::with_keep_alive(call.payload, keep_alive::forever().json()),
         proxy_timeout);
       if (status != 200)
@@ -635,7 +637,7 @@ private:
   }
 
   void models(const std::string& path, net::http_responder& out) {
-    auto [status, tags] = net::get_from_target(config_.target, "/api/tags",
+    auto [status, tags] = net::get_from_target(target_pool_, config_.target, "/api/tags",
                                                std::chrono::seconds{30});
     if (status != 200)
       return send_error(out, api_dialect::openai_chat, status,
@@ -768,6 +770,9 @@ private:
   inventory_actor inventory_;
   metrics_actor metrics_;
   std::string embed_key_;
+  /// Kept-alive connections for the fast lane and the model list.
+  std::shared_ptr<net::connection_pool> target_pool_
+    = std::make_shared<net::connection_pool>();
   std::atomic<int> waiting_callers_{0};
   std::atomic<bool> draining_{false};
 };

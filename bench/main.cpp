@@ -325,18 +325,28 @@ bool wait_resident(int fake_port, const std::string& model, milliseconds timeout
 
 const std::string overhead_model = "llama3.2";
 
-/// Latencies (ms) of `count` sequential chats on one kept-alive connection,
-/// after `warmup` unmeasured ones.
+const std::string fast_lane_model = "all-minilm";
+
+bool embed_ok(const http_result& got) {
+  return got.status == 200 && got.body.find("\"embeddings\"") != std::string::npos;
+}
+
+/// Latencies (ms) of `count` sequential POSTs of `body` to `path` on one
+/// kept-alive connection, after `warmup` unmeasured ones.
 std::vector<double> sequential_latencies(int port, int warmup, int count,
-                                         const std::string& phase) {
+                                         const std::string& phase,
+                                         const std::string& path = "/api/chat",
+                                         const std::string& body
+                                         = chat_body(overhead_model, "hi"),
+                                         bool (*answered_ok)(const http_result&)
+                                         = chat_ok) {
   http_client client(port, seconds{30});
-  const auto body = chat_body(overhead_model, "hi");
   std::vector<double> latencies;
   for (int i = 0; i < warmup + count; ++i) {
     const auto sent = steady::now();
-    const auto got = client.request("POST", "/api/chat", body);
+    const auto got = client.request("POST", path, body);
     const auto answered = steady::now();
-    if (!chat_ok(got)) {
+    if (!answered_ok(got)) {
       failures.add(phase, got);
       continue;
     }
@@ -423,10 +433,11 @@ void run_overhead(const options& o, const temp_dir& dir) {
   std::cout << "\n== 1. queue overhead (fake target --token-ms 0, " << overhead_model
             << " resident) ==\n" << std::flush;
   auto fake = start_fake(o, "fake-overhead",
-                         {"--models", "llama3.2:chat:2000:200", "--max-loaded", "2",
-                          "--token-ms", "0"});
+                         {"--models", "llama3.2:chat:2000:200,all-minilm:embed:50:20",
+                          "--max-loaded", "2", "--token-ms", "0"});
   auto foreman = start_foreman(o, "foreman-overhead", fake.port,
-                               dir.file("overhead.db"), {});
+                               dir.file("overhead.db"),
+                               {"--embed-model", fast_lane_model});
   {
     // Load the model once (200 ms), so that neither path pays for it.
     http_client warm(fake.port, seconds{30});
@@ -487,6 +498,32 @@ void run_overhead(const options& o, const temp_dir& dir) {
   result("throughput_ratio", ratio(queued_t.rps(), direct_t.rps()), 3);
   result("throughput_direct_completed", direct_t.completed, 0);
   result("throughput_foreman_completed", queued_t.completed, 0);
+
+  // The pinned embedder skips the queue: what foreman adds is its HTTP hop.
+  if (!wait_resident(fake.port, fast_lane_model, milliseconds{10000}))
+    failures.add("fast lane", http_result{0, fast_lane_model + " never became resident", {}});
+  const auto embed_body
+    = R"({"model":")" + fast_lane_model + R"(","input":"a sentence to embed"})";
+  const auto embed_direct = sequential_latencies(fake.port, o.warmup, o.sequential,
+                                                 "embed direct", "/api/embed",
+                                                 embed_body, embed_ok);
+  const auto embed_foreman = sequential_latencies(foreman.port, o.warmup, o.sequential,
+                                                  "embed via foreman's fast lane",
+                                                  "/api/embed", embed_body, embed_ok);
+  const double e50 = percentile(embed_direct, 50), ef50 = percentile(embed_foreman, 50);
+  const double e99 = percentile(embed_direct, 99), ef99 = percentile(embed_foreman, 99);
+  std::cout << "\n(c) one client, " << o.sequential << " sequential POST /api/embed for "
+            << "the pinned embedder (fast lane, not queued)\n"
+            << "    latency ms      direct   foreman     added\n"
+            << "    p50         " << std::setw(10) << fixed(e50, 3) << std::setw(10)
+            << fixed(ef50, 3) << std::setw(10) << fixed(ef50 - e50, 3) << "\n"
+            << "    p99         " << std::setw(10) << fixed(e99, 3) << std::setw(10)
+            << fixed(ef99, 3) << std::setw(10) << fixed(ef99 - e99, 3) << "\n"
+            << std::flush;
+  result("fastlane_direct_p50_ms", e50, 3);
+  result("fastlane_foreman_p50_ms", ef50, 3);
+  result("fastlane_added_p50_ms", ef50 - e50, 3);
+  result("fastlane_added_p99_ms", ef99 - e99, 3);
 }
 
 // -- part 2: swap workload ---------------------------------------------------------

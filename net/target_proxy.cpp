@@ -91,21 +91,23 @@ void proxy_to_target(const http_url& target, const http_request& req,
   }
 }
 
-std::pair<int, std::string> post_to_target(const http_url& target,
+std::pair<int, std::string> post_to_target(const std::shared_ptr<connection_pool>& pool,
+                                           const http_url& target,
                                            const std::string& path,
                                            const std::string& body,
                                            std::chrono::milliseconds reply_timeout) {
-  abortable_call call;
+  abortable_call call{pool};
   auto reply = call.perform(target, "POST", path, body, reply_timeout);
   if (reply.failure == target_failure::connection)
     return {502, unreachable(target, reply.body)};
   return {reply.http_status, reply.body};
 }
 
-std::pair<int, std::string> get_from_target(const http_url& target,
+std::pair<int, std::string> get_from_target(const std::shared_ptr<connection_pool>& pool,
+                                            const http_url& target,
                                             const std::string& path,
                                             std::chrono::milliseconds reply_timeout) {
-  abortable_call call;
+  abortable_call call{pool};
   auto reply = call.perform(target, "GET", path, "", reply_timeout);
   if (reply.failure == target_failure::connection)
     return {502, unreachable(target, reply.body)};

@@ -4,10 +4,12 @@
 // management, the pinned embedder) to the Ollama target.
 
 #include <chrono>
+#include <memory>
 #include <string>
 
 #include "core/url.hpp"
 #include "net/http_server.hpp"
+#include "net/ollama_http.hpp"
 
 namespace foreman::net {
 
@@ -19,15 +21,18 @@ void proxy_to_target(const http_url& target, const http_request& req,
                      const std::string& body, http_responder& out,
                      std::chrono::milliseconds reply_timeout);
 
-/// A blocking POST of a JSON body to the target: the status and body of its
-/// answer, or 502 and an error body when it cannot be reached.
-std::pair<int, std::string> post_to_target(const http_url& target,
+/// A blocking POST of a JSON body to the target on a kept-alive connection
+/// from `pool`: the status and body of its answer, or 502 and an error body
+/// when it cannot be reached.
+std::pair<int, std::string> post_to_target(const std::shared_ptr<connection_pool>& pool,
+                                           const http_url& target,
                                            const std::string& path,
                                            const std::string& body,
                                            std::chrono::milliseconds reply_timeout);
 
 /// A blocking GET from the target, likewise.
-std::pair<int, std::string> get_from_target(const http_url& target,
+std::pair<int, std::string> get_from_target(const std::shared_ptr<connection_pool>& pool,
+                                            const http_url& target,
                                             const std::string& path,
                                             std::chrono::milliseconds reply_timeout);
 
