@@ -3,17 +3,11 @@
 #include <algorithm>
 #include <sstream>
 
+#include "core/text.hpp"
+
 namespace foreman {
 
 namespace {
-
-std::string trimmed(const std::string& text) {
-  auto first = text.find_first_not_of(" \t");
-  if (first == std::string::npos)
-    return {};
-  auto last = text.find_last_not_of(" \t");
-  return text.substr(first, last - first + 1);
-}
 
 bool is_key_character(char c) {
   // Printable ASCII without the separators and quotes, so a key travels in a
@@ -37,13 +31,13 @@ bool constant_time_equal(const std::string& a, const std::string& b) {
 
 std::variant<std::vector<api_key>, std::string> parse_api_keys(const std::string& text) {
   std::vector<api_key> keys;
-  if (trimmed(text).empty())
+  if (trim(text).empty())
     return keys;
   std::istringstream in{text};
   size_t position = 0;
   for (std::string entry; std::getline(in, entry, ',');) {
     ++position;
-    entry = trimmed(entry);
+    entry = trim(entry);
     auto where = "entry " + std::to_string(position);
     api_key key;
     auto colon = entry.find(':');

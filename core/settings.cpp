@@ -9,6 +9,7 @@
 
 #include "core/duration.hpp"
 #include "core/model_name.hpp"
+#include "core/text.hpp"
 
 namespace foreman {
 
@@ -192,13 +193,11 @@ const std::vector<option>& options() {
      [](settings& s, const std::string& v) -> std::optional<std::string> {
        std::vector<std::string> hosts;
        std::istringstream in{v};
-       for (std::string host; std::getline(in, host, ',');) {
-         auto first = host.find_first_not_of(' ');
-         auto last = host.find_last_not_of(' ');
-         if (first == std::string::npos)
+       for (std::string entry; std::getline(in, entry, ',');) {
+         auto host = trim(entry);
+         if (host.empty())
            return "expected host names separated by commas, e.g. "
                   "hooks.example,10.0.0.7";
-         host = host.substr(first, last - first + 1);
          // IPv6 literals are listed bare, as URLs' hosts are compared.
          auto probe = host.find(':') != std::string::npos ? "[" + host + "]" : host;
          auto url = parse_http_url("http://" + probe + "/");
@@ -300,14 +299,6 @@ struct command_line_setting {
   std::string name;
   std::string value;
 };
-
-std::string trim(const std::string& text) {
-  auto first = text.find_first_not_of(" \t\r");
-  if (first == std::string::npos)
-    return {};
-  auto last = text.find_last_not_of(" \t\r");
-  return text.substr(first, last - first + 1);
-}
 
 /// Applies a config file: `name = value` lines, `#` comments, values
 /// optionally in double quotes; each setting at most once.

@@ -223,13 +223,6 @@ std::string legacy_embedding_reply(std::string_view embed_reply) {
   return "{\"embedding\":" + vector + "}";
 }
 
-std::optional<std::string> model_of(std::string_view body) {
-  auto obj = parse_object(body);
-  if (obj && obj->has("model") && obj->get("model").isString())
-    return obj->getValue<std::string>("model");
-  return std::nullopt;
-}
-
 std::string job_json(const job_status& status) {
   auto& x = status.record;
   std::string out = "{\"id\":" + std::to_string(x.id);
@@ -305,6 +298,9 @@ std::optional<std::string> reply_problem(job_kind kind, std::string_view body) {
 }
 
 std::string result_text(job_kind kind, std::string_view reply_body) {
+  // Embeddings have no text; their replies can be large.
+  if (kind == job_kind::embed)
+    return {};
   auto obj = parse_object(reply_body);
   if (!obj)
     return {};

@@ -48,9 +48,6 @@ std::string with_keep_alive(std::string_view body, const std::string& keep_alive
 /// An /api/embed reply in the legacy /api/embeddings shape: {"embedding":[...]}.
 std::string legacy_embedding_reply(std::string_view embed_reply);
 
-/// The `model` string of a JSON body, if it has one.
-std::optional<std::string> model_of(std::string_view body);
-
 /// The job as GET /jobs/{id} shows it, with its queue position and
 /// estimated start while it is queued.
 std::string job_json(const job_status& x);

@@ -5,6 +5,8 @@
 #include <Poco/DigestEngine.h>
 #include <Poco/SHA2Engine.h>
 
+#include "core/text.hpp"
+
 namespace foreman::net {
 
 namespace {
@@ -26,21 +28,14 @@ std::string bearer_token(const std::string& header) {
   for (size_t i = 0; i < scheme.size(); ++i)
     if (std::tolower(static_cast<unsigned char>(header[i])) != scheme[i])
       return {};
-  auto token = header.substr(scheme.size());
-  auto first = token.find_first_not_of(' ');
-  auto last = token.find_last_not_of(' ');
-  return first == std::string::npos ? std::string{}
-                                    : token.substr(first, last - first + 1);
+  return trim(std::string_view{header}.substr(scheme.size()));
 }
 
 } // namespace
 
 bool caller::owns(const std::string& job_client) const {
-  if (admin)
-    return true;
-  if (identity.empty())
-    return job_client == client;
-  return job_client == identity || job_client.rfind(identity + "/", 0) == 0;
+  // Only keyed callers are not admins, so a non-admin has an identity.
+  return admin || job_client == identity || job_client.rfind(identity + "/", 0) == 0;
 }
 
 route_access access_of(const std::string& method, const std::string& path) {

@@ -6,7 +6,6 @@
 #include <optional>
 #include <sstream>
 
-#include <Poco/Base64Encoder.h>
 #include <Poco/Exception.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
@@ -98,15 +97,6 @@ std::optional<int64_t> positive_integer(std::string_view text) {
       || value <= 0)
     return std::nullopt;
   return value;
-}
-
-std::string base64(const std::string& data) {
-  std::ostringstream out;
-  Poco::Base64Encoder encoder{out};
-  encoder.rdbuf()->setLineLength(0);
-  encoder << data;
-  encoder.close();
-  return out.str();
 }
 
 bool is_textual(const std::string& content_type) {
@@ -262,12 +252,8 @@ std::variant<job_path, request_problem> parse_job_path(std::string_view path) {
   if (tail.rfind(std::string{artifacts} + "/", 0) == 0
       && tail.size() > artifacts.size() + 1) {
     result.what = job_path::target::artifact;
-    try {
-      Poco::URI::decode(std::string{tail.substr(artifacts.size() + 1)},
-                        result.artifact_name);
-    } catch (const Poco::Exception&) {
-      return bad("invalid artifact name");
-    }
+    // The server has percent-decoded the path already.
+    result.artifact_name = std::string{tail.substr(artifacts.size() + 1)};
     return result;
   }
   return request_problem{404, "404 page not found"};

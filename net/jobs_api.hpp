@@ -44,7 +44,8 @@ struct job_path {
 };
 
 /// Reads `/jobs/{id}`, `/jobs/{id}/artifacts` or
-/// `/jobs/{id}/artifacts/{name}`; 400 for a malformed id, 404 otherwise.
+/// `/jobs/{id}/artifacts/{name}` from a percent-decoded path; 400 for a
+/// malformed id, 404 otherwise.
 std::variant<job_path, request_problem> parse_job_path(std::string_view path);
 
 /// {"jobs":[...],"next_cursor":"..."|null}

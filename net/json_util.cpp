@@ -1,5 +1,9 @@
 #include "net/json_util.hpp"
 
+#include <sstream>
+
+#include <Poco/Base64Encoder.h>
+
 #include <cstdio>
 #include <ctime>
 
@@ -62,6 +66,15 @@ std::string rfc3339_utc(int64_t unix_ms) {
   std::snprintf(out, sizeof out, "%s.%03dZ", date,
                 static_cast<int>(unix_ms % 1000));
   return out;
+}
+
+std::string base64(std::string_view bytes) {
+  std::ostringstream out;
+  Poco::Base64Encoder encoder{out};
+  encoder.rdbuf()->setLineLength(0);
+  encoder.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  encoder.close();
+  return out.str();
 }
 
 } // namespace foreman::net

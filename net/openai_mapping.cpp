@@ -10,7 +10,6 @@
 #include <utility>
 #include <vector>
 
-#include <Poco/Base64Encoder.h>
 #include <Poco/Exception.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
@@ -712,12 +711,7 @@ std::string base64_floats(const array_ptr& vector) {
     for (int shift = 0; shift < 32; shift += 8) // little-endian on any host
       bytes += static_cast<char>((bits >> shift) & 0xFF);
   }
-  std::ostringstream out;
-  Poco::Base64Encoder encoder{out};
-  encoder.rdbuf()->setLineLength(0);
-  encoder << bytes;
-  encoder.close();
-  return out.str();
+  return base64(bytes);
 }
 
 std::string float_list(const array_ptr& vector) {
