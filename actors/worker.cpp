@@ -89,6 +89,7 @@ struct worker_state {
 using worker_pointer = worker_actor::stateful_pointer<worker_state>;
 
 void pick_next(worker_pointer self);
+void finish_cancelled(worker_pointer self, int64_t job_id);
 
 std::string describe_job(const job& j) {
   return "job=" + std::to_string(j.id) + " model=" + j.model
@@ -122,6 +123,12 @@ bool cancel_requested(worker_pointer self) {
 /// drain that the slot is free.
 void release(worker_pointer self) {
   auto& st = self->state;
+  // A cancel that arrived while the job's end was being recorded is too late.
+  if (st.running)
+    for (auto& promise : st.running->cancellers)
+      promise.deliver(make_error(foreman_errc::invalid_transition,
+                                 "job " + std::to_string(st.running->id)
+                                   + " ended before it could be cancelled"));
   st.running.reset();
   if (!st.draining)
     return pick_next(self);
@@ -211,6 +218,9 @@ void requeue(worker_pointer self, const job& j, std::string message) {
   self->request(self->state.store, caf::infinite, change)
     .then(
       [=](const job& queued) {
+        // Cancelled while the retry was being recorded: it must not run again.
+        if (cancel_requested(self))
+          return finish_cancelled(self, queued.id);
         log_info("worker", describe_job(queued) + " retry after: " + queued.error);
         end_interrupted_streams(self, queued);
         release(self);
@@ -229,9 +239,11 @@ void finish_cancelled(worker_pointer self, int64_t job_id) {
         note_end(self, cancelled);
         deliver(self, job_id,
                 job_outcome{cancelled, 499, net::error_json("request canceled")});
-        if (self->state.running && self->state.running->id == job_id)
+        if (self->state.running && self->state.running->id == job_id) {
           for (auto& promise : self->state.running->cancellers)
             promise.deliver(cancelled);
+          self->state.running->cancellers.clear();
+        }
         release(self);
       },
       [=](const caf::error& err) { on_store_error(self, job_id, err); });
@@ -439,11 +451,14 @@ void begin(worker_pointer self, const queued_job& chosen, bool model_resident) {
   st.running->id = job_id;
   st.running->serial = ++st.attempt_serial;
   st.running->model_key = chosen.group_key.substr(0, chosen.group_key.find('|'));
-  st.running->phase = model_resident ? "working" : "loading";
+  // With keep_alive 0 a separate load would unload the model again at once:
+  // the run loads it.
+  auto runs_at_once = model_resident || st.config.job_keep_alive.unloads_immediately();
+  st.running->phase = runs_at_once ? "working" : "loading";
   if (st.config.job_timeout_ms > 0)
     self->delayed_send(self, std::chrono::milliseconds{st.config.job_timeout_ms},
                        timeout_atom_v, job_id, st.running->serial);
-  if (model_resident) {
+  if (runs_at_once) {
     job stub;
     stub.id = job_id;
     start_working(self, stub, true);

@@ -186,3 +186,24 @@ BOOST_FIXTURE_TEST_CASE(job_ids_are_validated, chat_fixture) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(keep_alive_zero_loads_each_model_once_per_job) {
+  // FOREMAN_KEEP_ALIVE=0: the run loads the model and unloads it after. A
+  // separate load request would carry keep_alive 0 too, which Ollama reads
+  // as "unload", so it is not sent: one request, one load.
+  service_fixture fx{three_models_two_slots("1"), [](foreman::settings& s) {
+                       s.worker_keep_alive = *foreman::keep_alive::parse("0");
+                     }};
+  fx.target.reset_counters();
+  auto res = fx.post("/api/chat", chat_body("llama3.2", "once"));
+  BOOST_REQUIRE_EQUAL(res.status, 200);
+  BOOST_TEST(fx.job_of(res)->getValue<std::string>("state") == "done");
+  auto counters = fx.target.counters();
+  BOOST_TEST(counters.requests_to("/api/chat") == 1u);
+  BOOST_TEST(counters.loads_of("llama3.2:latest") == 1u);
+  BOOST_TEST(eventually([&] {
+    auto resident = fx.target.counters().resident;
+    return std::find(resident.begin(), resident.end(), "llama3.2:latest")
+           == resident.end();
+  }));
+}
