@@ -10,6 +10,7 @@
 #include "core/log.hpp"
 #include "core/model_name.hpp"
 #include "messages/errors.hpp"
+#include "net/json_util.hpp"
 
 namespace foreman {
 
@@ -43,7 +44,7 @@ void warm_embedder(inventory_pointer self) {
   target_request load;
   load.purpose = target_purpose::load;
   load.kind = job_kind::embed;
-  load.payload = "{\"model\":\"" + st.config.embed_model + "\"}";
+  load.payload = "{\"model\":" + net::json_quote(st.config.embed_model) + "}";
   load.keep_alive_json = keep_alive::forever().json();
   self->request(st.target, caf::infinite, call_atom_v, std::move(load),
                 chunk_sink_actor{})
