@@ -1,6 +1,5 @@
 #include "actors/http_ingress.hpp"
 
-#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -8,15 +7,16 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
-#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include "core/clock.hpp"
+#include "actors/waiting_caller.hpp"
 #include "core/keep_alive.hpp"
 #include "core/log.hpp"
 #include "core/model_name.hpp"
 #include "messages/errors.hpp"
+#include "net/answer_writer.hpp"
 #include "net/api_mapping.hpp"
 #include "net/auth.hpp"
 #include "net/json_util.hpp"
@@ -28,19 +28,12 @@ namespace foreman {
 
 namespace {
 
+using net::api_dialect;
+using net::exchange_ptr;
+using net::send_error;
+
 constexpr const char* json_type = "application/json; charset=utf-8";
-constexpr const char* ndjson_type = "application/x-ndjson";
-constexpr const char* sse_type = "text/event-stream";
-
-/// Ollama's exact answer when too many requests are pending.
-constexpr const char* busy_message
-  = "server busy, please try again.  maximum pending requests exceeded";
-
-/// Seconds a refused caller is asked to wait before trying again.
-constexpr const char* retry_after_seconds = "2";
-
-/// How often a waiting handler thread checks whether its caller left.
-constexpr auto wait_check_interval = std::chrono::milliseconds{100};
+constexpr const char* prometheus_type = "text/plain; version=0.0.4; charset=utf-8";
 
 /// How long reading a job may take before the caller gets a 500.
 constexpr auto job_read_timeout = std::chrono::seconds{10};
@@ -48,248 +41,78 @@ constexpr auto job_read_timeout = std::chrono::seconds{10};
 /// How long a cancellation may take: a running job's call is aborted first.
 constexpr auto cancel_timeout = std::chrono::seconds{30};
 
-/// Pass-through calls (pulls stream progress for a long time).
-constexpr auto proxy_timeout = std::chrono::hours{1};
+/// Pass-through calls that stream progress (a pull) for a long time.
+constexpr auto long_proxy_timeout = std::chrono::hours{1};
+
+/// Pass-through calls answered at once by a healthy target (tags, show).
+constexpr auto quick_proxy_timeout = std::chrono::seconds{60};
 
 /// How long a health or status question to an actor may take.
 constexpr auto report_timeout = std::chrono::seconds{5};
 
-constexpr const char* prometheus_type = "text/plain; version=0.0.4; charset=utf-8";
-
-constexpr const char* shutting_down_message = "foreman is shutting down";
-
-/// Which API a caller speaks, and so how its job's answer is written.
-enum class api_dialect {
-  ollama,
-  ollama_legacy_embeddings,
-  openai_chat,
-  openai_completion,
-  openai_embeddings,
-};
-
-bool is_openai(api_dialect d) {
-  return d == api_dialect::openai_chat || d == api_dialect::openai_completion
-         || d == api_dialect::openai_embeddings;
+/// Runs `start` in a short-lived actor that makes its requests and answers
+/// the exchange when the replies arrive; it ends with its last reply. The
+/// parsing thread that called this returns at once.
+template <class Start>
+void answer_later(caf::actor_system& sys, Start start) {
+  sys.spawn([start](caf::event_based_actor* self) { start(self); });
 }
 
-/// A request that becomes a job, with what its caller expects back.
-struct queued_request {
-  job_spec spec;
-  bool stream = false;
-  api_dialect dialect = api_dialect::ollama;
-  bool include_usage = false;
-  bool base64_embeddings = false;
-};
-
-/// Blocking actors cannot wait for a response and for other messages at the
-/// same time, so this actor submits the job, is its sink, and forwards
-/// everything to the waiting handler thread as ordinary messages. Chunks and
-/// the final outcome travel the same path, so they arrive in order.
-caf::behavior outcome_relay(caf::event_based_actor* self, worker_actor worker,
-                            job_spec spec, bool stream, caf::actor waiter) {
-  self->request(worker, caf::infinite, submit_atom_v, std::move(spec),
-                caf::actor_cast<job_sink_actor>(self), stream)
-    .then(
-      [=](job_outcome& outcome) {
-        self->send(waiter, std::move(outcome));
-        self->quit();
-      },
-      [=](caf::error& err) {
-        self->send(waiter, std::move(err));
-        self->quit();
-      });
-  return {
-    [=](accepted_atom a, job& x, int64_t position) {
-      self->send(waiter, a, std::move(x), position);
-    },
-    [=](job_chunk& chunk) { self->send(waiter, std::move(chunk)); },
-  };
+/// Answers a failed job request: 404 for an unknown job (or artifact),
+/// 409 for a job that has already ended, 503 when the queue is full.
+void send_job_error(net::http_exchange& out, const caf::error& err) {
+  if (has_code(err, foreman_errc::job_not_found))
+    return send_error(out, api_dialect::ollama, 404, describe(err));
+  if (has_code(err, foreman_errc::invalid_transition))
+    return send_error(out, api_dialect::ollama, 409, describe(err));
+  if (has_code(err, foreman_errc::queue_full))
+    return net::send_busy(out, api_dialect::ollama);
+  send_error(out, api_dialect::ollama, 500, describe(err));
 }
 
-/// Writes errors in the caller's dialect.
-void send_error(net::http_responder& out, api_dialect dialect, int status,
-                const std::string& message, const net::header_list& headers = {}) {
-  out.send(status, json_type,
-           is_openai(dialect) ? net::openai::error_body(status, message)
-                              : net::error_json(message),
-           headers);
+void method_not_allowed(net::http_exchange& out) {
+  out.send(405, "text/plain", "405 method not allowed");
 }
 
-void send_busy(net::http_responder& out, api_dialect dialect) {
-  send_error(out, dialect, 503, busy_message, {{"Retry-After", retry_after_seconds}});
+/// Errors before a route is known take the API's shape from the path.
+api_dialect dialect_of(const std::string& path) {
+  return path.rfind("/v1/", 0) == 0 ? api_dialect::openai_chat : api_dialect::ollama;
 }
 
-void send_shutting_down(net::http_responder& out, api_dialect dialect) {
-  send_error(out, dialect, 503, shutting_down_message,
-             {{"Retry-After", retry_after_seconds}});
+/// Pass-through calls that may run for minutes (they stream progress or
+/// carry a model's bytes): each runs on a thread of its own, not on a
+/// parsing thread.
+bool is_long_pass_through(const std::string& path) {
+  return path == "/api/pull" || path == "/api/push" || path == "/api/create"
+         || path.rfind("/api/blobs/", 0) == 0;
 }
 
-/// Passes everything on and remembers the status sent, for /metrics.
-class status_recorder : public net::http_responder {
-public:
-  explicit status_recorder(net::http_responder& out) : out_(out) {
-  }
+bool is_pass_through(const std::string& method, const std::string& path) {
+  auto get_or_head = method == "GET" || method == "HEAD";
+  if (path == "/" || path == "/api/version" || path == "/api/tags")
+    return get_or_head;
+  if (path == "/api/ps")
+    return method == "GET";
+  if (path == "/api/show" || path == "/api/pull" || path == "/api/push"
+      || path == "/api/create" || path == "/api/copy")
+    return method == "POST";
+  if (path == "/api/delete")
+    return method == "DELETE";
+  if (path.rfind("/api/blobs/", 0) == 0)
+    return method == "POST" || method == "HEAD";
+  return false;
+}
 
-  void send(int status, const std::string& content_type, const std::string& body,
-            const net::header_list& extra) override {
-    status_ = status;
-    out_.send(status, content_type, body, extra);
-  }
+bool is_known_path(const std::string& path) {
+  return path == "/" || path == "/api/version" || path == "/api/tags"
+         || path == "/api/ps" || path == "/api/show" || path == "/api/pull"
+         || path == "/api/push" || path == "/api/create" || path == "/api/copy"
+         || path == "/api/delete" || path.rfind("/api/blobs/", 0) == 0;
+}
 
-  void begin_stream(int status, const std::string& content_type,
-                    const net::header_list& extra) override {
-    status_ = status;
-    out_.begin_stream(status, content_type, extra);
-  }
-
-  bool write(std::string_view data) override {
-    return out_.write(data);
-  }
-
-  bool peer_gone() override {
-    return out_.peer_gone();
-  }
-
-  bool server_stopping() const override {
-    return out_.server_stopping();
-  }
-
-  /// 0 when nothing was sent (the caller left first).
-  int status() const {
-    return status_;
-  }
-
-private:
-  net::http_responder& out_;
-  int status_ = 0;
-};
-
-/// Counts a waiting caller for as long as it lives.
-class waiting_slot {
-public:
-  waiting_slot(std::atomic<int>& count, int limit) : count_(count) {
-    admitted_ = count_.fetch_add(1) < limit;
-  }
-  ~waiting_slot() {
-    count_.fetch_sub(1);
-  }
-  bool admitted() const {
-    return admitted_;
-  }
-
-private:
-  std::atomic<int>& count_;
-  bool admitted_;
-};
-
-/// Writes one job's answer in its caller's dialect: streamed chunk by
-/// chunk, or whole at the end.
-class answer_writer {
-public:
-  answer_writer(net::http_responder& out, const queued_request& req)
-    : out_(out), req_(req) {
-  }
-
-  /// Headers every answer carries once the job is stored.
-  void on_accepted(int64_t job_id, int64_t queue_position) {
-    job_id_ = job_id;
-    headers_.emplace_back("X-Foreman-Job-Id", std::to_string(job_id));
-    headers_.emplace_back("X-Foreman-Queue-Position",
-                          std::to_string(queue_position));
-    if (req_.dialect == api_dialect::openai_chat
-        || req_.dialect == api_dialect::openai_completion) {
-      auto kind = req_.dialect == api_dialect::openai_chat ? job_kind::chat
-                                                           : job_kind::generate;
-      translator_.emplace(kind, req_.spec.model, openai_id(), now_unix_ms() / 1000,
-                          req_.include_usage);
-    }
-  }
-
-  /// Passes one chunk on; false when the caller has gone.
-  bool on_chunk(const std::string& line) {
-    if (!started_) {
-      out_.begin_stream(200, req_.dialect == api_dialect::ollama ? ndjson_type
-                                                                  : sse_type,
-                        headers_);
-      started_ = true;
-    }
-    return out_.write(translator_ ? translator_->translate(line) : line + "\n");
-  }
-
-  void on_outcome(const job_outcome& outcome) {
-    auto ok = outcome.http_status == 200;
-    if (started_) {
-      // Ollama ends a broken stream with an error line and no done object;
-      // OpenAI callers see the stream end without [DONE].
-      if (translator_)
-        out_.write(ok ? translator_->finish() : std::string{});
-      else if (!ok)
-        out_.write(outcome.body + "\n");
-      return;
-    }
-    if (!ok)
-      return send_error(out_, req_.dialect, outcome.http_status,
-                        net::error_message(outcome.body), headers_);
-    if (req_.stream) {
-      // No chunk was streamed (an answer without chunks): one event.
-      on_chunk(outcome.body);
-      if (translator_)
-        out_.write(translator_->finish());
-      return;
-    }
-    out_.send(200, json_type, whole_answer(outcome.body), headers_);
-  }
-
-  void on_failure(const caf::error& err) {
-    if (started_)
-      return;
-    if (has_code(err, foreman_errc::queue_full))
-      return send_busy(out_, req_.dialect);
-    send_error(out_, req_.dialect, 500, describe(err), headers_);
-  }
-
-  void on_shutdown() {
-    if (!started_)
-      // The job stays stored and runs when foreman is back.
-      send_error(out_, req_.dialect, 503, shutting_down_message, headers_);
-  }
-
-private:
-  std::string openai_id() const {
-    return req_.dialect == api_dialect::openai_chat
-             ? net::openai::chat_id(job_id_)
-             : net::openai::completion_id(job_id_);
-  }
-
-  std::string whole_answer(const std::string& native) const {
-    auto created = now_unix_ms() / 1000;
-    switch (req_.dialect) {
-      case api_dialect::openai_chat:
-        return net::openai::chat_response(native, req_.spec.model, openai_id(),
-                                          created);
-      case api_dialect::openai_completion:
-        return net::openai::completion_response(native, req_.spec.model,
-                                                openai_id(), created);
-      case api_dialect::openai_embeddings:
-        return net::openai::embeddings_response(native, req_.spec.model,
-                                                req_.base64_embeddings);
-      case api_dialect::ollama_legacy_embeddings:
-        return net::legacy_embedding_reply(native);
-      default:
-        return native;
-    }
-  }
-
-  net::http_responder& out_;
-  const queued_request& req_;
-  net::header_list headers_;
-  int64_t job_id_ = 0;
-  bool started_ = false;
-  std::optional<net::openai::stream_translator> translator_;
-};
-
-/// The HTTP routes; each call runs on one of the server's threads.
-class routes {
+/// The HTTP routes; each call runs on one of the server's parsing threads
+/// and returns without waiting for any actor.
+class routes : public std::enable_shared_from_this<routes> {
 public:
   routes(caf::actor_system& sys, http_ingress_config config, worker_actor worker,
          store_actor store, inventory_actor inventory, metrics_actor metrics)
@@ -303,13 +126,16 @@ public:
       embed_key_ = model_key(config_.embed_model);
   }
 
-  void operator()(const net::http_request& req, net::http_responder& raw) {
-    status_recorder out{raw};
-    serve(req, out);
-    // 499 (nginx's "client closed request"): the caller left unanswered.
-    caf::anon_send(metrics_, http_request_metric{net::metrics_route(req.path),
-                                                 out.status() == 0 ? 499
-                                                                   : out.status()});
+  void operator()(net::http_request&& req, const exchange_ptr& out) {
+    auto authenticated = net::authenticate(req, config_.api_keys);
+    if (auto refusal = std::get_if<net::auth_refusal>(&authenticated)) {
+      net::header_list headers;
+      if (refusal->status == 401)
+        headers.emplace_back("WWW-Authenticate", "Bearer");
+      return send_error(*out, dialect_of(req.path), refusal->status, refusal->message,
+                        headers);
+    }
+    serve(req, std::get<net::caller>(authenticated), out);
   }
 
   /// Shutdown has begun: requests that would create jobs get 503.
@@ -317,28 +143,27 @@ public:
     draining_ = true;
   }
 
+  /// Cuts every call to the target made for a caller (a long pull).
+  void cut_target_calls() {
+    target_calls_->cut_all();
+  }
+
 private:
-  void serve(const net::http_request& req, net::http_responder& out) {
+  void serve(net::http_request& req, const net::caller& who, const exchange_ptr& out) {
     auto& path = req.path;
     auto& method = req.method;
-    auto authenticated = net::authenticate(req, config_.api_keys);
-    if (auto refusal = std::get_if<net::auth_refusal>(&authenticated)) {
-      net::header_list headers;
-      if (refusal->status == 401)
-        headers.emplace_back("WWW-Authenticate", "Bearer");
-      return send_error(out, dialect_of(path), refusal->status, refusal->message,
-                        headers);
-    }
-    auto& who = std::get<net::caller>(authenticated);
+    // foreman routes neither proxy tunnels nor traces.
+    if (method == "CONNECT" || method == "TRACE")
+      return method_not_allowed(*out);
     // -- operations -----------------------------------------------------------
     if (path == "/healthz") {
       if (method != "GET" && method != "HEAD")
-        return method_not_allowed(out);
-      return out.send(200, json_type, "{\"status\":\"ok\"}");
+        return method_not_allowed(*out);
+      return out->send(200, json_type, "{\"status\":\"ok\"}");
     }
     if (path == "/readyz" || path == "/status" || path == "/metrics") {
       if (method != "GET")
-        return method_not_allowed(out);
+        return method_not_allowed(*out);
       if (path == "/readyz")
         return readiness(out);
       if (path == "/status")
@@ -346,23 +171,19 @@ private:
       return metrics(out);
     }
     // -- queued inference -----------------------------------------------------
-    if (path == "/api/chat")
-      return post_only(req, out,
-                       [&] { native(req, who, out, net::native_endpoint::chat); });
-    if (path == "/api/generate")
-      return post_only(req, out,
-                       [&] { native(req, who, out, net::native_endpoint::generate); });
-    if (path == "/api/embed")
-      return post_only(req, out,
-                       [&] { native(req, who, out, net::native_endpoint::embed); });
-    if (path == "/api/embeddings")
-      return post_only(req, out, [&] {
-        native(req, who, out, net::native_endpoint::embeddings);
-      });
+    if (path == "/api/chat" || path == "/api/generate" || path == "/api/embed"
+        || path == "/api/embeddings") {
+      if (method != "POST")
+        return method_not_allowed(*out);
+      auto endpoint = path == "/api/chat"       ? net::native_endpoint::chat
+                      : path == "/api/generate" ? net::native_endpoint::generate
+                      : path == "/api/embed"    ? net::native_endpoint::embed
+                                                : net::native_endpoint::embeddings;
+      return native(req, who, out, endpoint);
+    }
     if (path == "/v1/chat/completions")
       return post_only(req, out, [&] {
-        openai(req, who, out, api_dialect::openai_chat,
-               net::openai::parse_chat_request);
+        openai(req, who, out, api_dialect::openai_chat, net::openai::parse_chat_request);
       });
     if (path == "/v1/completions")
       return post_only(req, out, [&] {
@@ -377,8 +198,8 @@ private:
     // -- OpenAI model list, from the target's /api/tags -----------------------
     if (path == "/v1/models" || path.rfind("/v1/models/", 0) == 0) {
       if (method != "GET")
-        return method_not_allowed(out);
-      return models(path, out);
+        return method_not_allowed(*out);
+      return models(path, *out);
     }
     // -- foreman's own --------------------------------------------------------
     if (path == "/jobs") {
@@ -386,183 +207,100 @@ private:
         return submit_job(req, who, out);
       if (method == "GET")
         return list_jobs(req, who, out);
-      return method_not_allowed(out);
+      return method_not_allowed(*out);
     }
     if (path.rfind("/jobs/", 0) == 0)
       return job_resource(req, who, out);
     // -- passed through unchanged ---------------------------------------------
     if (is_pass_through(method, path))
-      return net::proxy_to_target(config_.target, req, req.body, out, proxy_timeout);
+      return pass_through(std::move(req), out);
     if (is_known_path(path))
-      return method_not_allowed(out);
-    out.send(404, "text/plain", "404 page not found");
-  }
-
-  /// Errors before a route is known take the API's shape from the path.
-  static api_dialect dialect_of(const std::string& path) {
-    return path.rfind("/v1/", 0) == 0 ? api_dialect::openai_chat : api_dialect::ollama;
-  }
-
-  /// GET /readyz: the database, the target and the pinned embedder.
-  void readiness(net::http_responder& out) {
-    caf::scoped_actor self{sys_};
-    std::vector<net::readiness_check> checks;
-    net::readiness_check database{"database", {}, false};
-    self->request(store_, report_timeout, health_atom_v)
-      .receive([&](const std::string& problem) { database.problem = problem; },
-               [&](const caf::error& err) {
-                 database.problem = "the store does not answer: " + describe(err);
-               });
-    checks.push_back(database);
-    net::readiness_check target{"target", {}, false};
-    net::readiness_check embedder{"embedder", {}, config_.embed_model.empty()};
-    self->request(inventory_, report_timeout, health_atom_v)
-      .receive(
-        [&](const target_health& health) {
-          if (!health.reachable)
-            target.problem = config_.target.origin() + " unreachable: " + health.problem;
-          if (!health.embedder_pinned)
-            embedder.problem = config_.embed_model + " is not loaded on the target";
-        },
-        [&](const caf::error& err) {
-          target.problem = "the model inventory does not answer: " + describe(err);
-        });
-    checks.push_back(target);
-    checks.push_back(embedder);
-    auto answer = net::readiness_json(checks);
-    out.send(answer.status, json_type, answer.body);
-  }
-
-  /// GET /status: the worker, the queue by model and state, the target.
-  void status(net::http_responder& out) {
-    caf::scoped_actor self{sys_};
-    net::service_status report;
-    report.target_url = config_.target.origin();
-    report.embed_model = embed_key_;
-    std::optional<caf::error> failure;
-    auto on_error = [&](const caf::error& err) { failure = err; };
-    self->request(worker_, report_timeout, status_atom_v)
-      .receive([&](const worker_status& x) { report.worker = x; }, on_error);
-    self->request(store_, report_timeout, depth_atom_v)
-      .receive([&](const std::vector<queue_depth>& x) { report.depths = x; }, on_error);
-    self->request(inventory_, report_timeout, health_atom_v)
-      .receive([&](const target_health& x) { report.target = x; }, on_error);
-    if (report.worker.running_job_id > 0)
-      self->request(store_, report_timeout, caf::get_atom_v, report.worker.running_job_id)
-        .receive([&](const job& x) { report.running = x; },
-                 [](const caf::error&) { /* it ended meanwhile */ });
-    if (failure)
-      return send_error(out, api_dialect::ollama, 500,
-                        "cannot read foreman's state: " + describe(*failure));
-    out.send(200, json_type, net::status_json(report));
-  }
-
-  /// GET /metrics: Prometheus text.
-  void metrics(net::http_responder& out) {
-    caf::scoped_actor self{sys_};
-    self->request(metrics_, report_timeout, metrics_atom_v)
-      .receive([&](const std::string& text) { out.send(200, prometheus_type, text); },
-               [&](const caf::error& err) {
-                 send_error(out, api_dialect::ollama, 500,
-                            "cannot read the metrics: " + describe(err));
-               });
-  }
-
-  static bool is_pass_through(const std::string& method, const std::string& path) {
-    auto get_or_head = method == "GET" || method == "HEAD";
-    if (path == "/" || path == "/api/version" || path == "/api/tags")
-      return get_or_head;
-    if (path == "/api/ps")
-      return method == "GET";
-    if (path == "/api/show" || path == "/api/pull" || path == "/api/push"
-        || path == "/api/create" || path == "/api/copy")
-      return method == "POST";
-    if (path == "/api/delete")
-      return method == "DELETE";
-    if (path.rfind("/api/blobs/", 0) == 0)
-      return method == "POST" || method == "HEAD";
-    return false;
-  }
-
-  static bool is_known_path(const std::string& path) {
-    return path == "/" || path == "/api/version" || path == "/api/tags"
-           || path == "/api/ps" || path == "/api/show" || path == "/api/pull"
-           || path == "/api/push" || path == "/api/create" || path == "/api/copy"
-           || path == "/api/delete" || path.rfind("/api/blobs/", 0) == 0;
+      return method_not_allowed(*out);
+    out->send(404, "text/plain", "404 page not found");
   }
 
   template <class Handler>
-  static void post_only(const net::http_request& req, net::http_responder& out,
+  static void post_only(const net::http_request& req, const exchange_ptr& out,
                         Handler handler) {
     if (req.method != "POST")
-      return method_not_allowed(out);
+      return method_not_allowed(*out);
     handler();
   }
 
-  static void method_not_allowed(net::http_responder& out) {
-    out.send(405, "text/plain", "405 method not allowed");
+  void pass_through(net::http_request&& req, const exchange_ptr& out) {
+    if (!is_long_pass_through(req.path))
+      return net::proxy_to_target(config_.target, req, *out, quick_proxy_timeout,
+                                  *target_calls_);
+    sys_.spawn<caf::detached>(
+      [target = config_.target, req = std::move(req), out,
+       calls = target_calls_](caf::event_based_actor*) {
+        net::proxy_to_target(target, req, *out, long_proxy_timeout, *calls);
+      });
   }
 
   bool is_pinned_embedder(const std::string& model) const {
     return !embed_key_.empty() && model_key(model) == embed_key_;
   }
 
+  /// Fast lane: the pinned embedder is always loaded; nothing foreman sends
+  /// may un-pin it.
+  std::pair<int, std::string> embed_now(const std::string& path,
+                                        const std::string& body) {
+    return net::post_to_target(target_pool_, config_.target, path,
+                               net::with_keep_alive(body, keep_alive::forever().json()),
+                               quick_proxy_timeout, *target_calls_);
+  }
+
   void native(const net::http_request& req, const net::caller& who,
-              net::http_responder& out, net::native_endpoint endpoint) {
+              const exchange_ptr& out, net::native_endpoint endpoint) {
     auto parsed = net::parse_native_request(endpoint, req.body);
     if (auto problem = std::get_if<net::request_problem>(&parsed))
-      return send_error(out, api_dialect::ollama, problem->status, problem->message);
+      return send_error(*out, api_dialect::ollama, problem->status, problem->message);
     auto& call = std::get<net::inference_call>(parsed);
     if (call.spec.kind == job_kind::embed && is_pinned_embedder(call.spec.model)) {
-      // Fast lane: the pinned embedder is always loaded; nothing foreman
-      // sends may un-pin it.
-      auto [status, body] = net::post_to_target(
-        target_pool_, config_.target, req.path,
-        net::with_keep_alive(req.body, keep_alive::forever().json()), proxy_timeout);
-      return out.send(status, json_type, body);
+      auto [status, body] = embed_now(req.path, req.body);
+      return out->send(status, json_type, body);
     }
-    queued_request queued;
+    net::queued_request queued;
     queued.spec = std::move(call.spec);
     queued.stream = call.stream;
     queued.dialect = endpoint == net::native_endpoint::embeddings
                        ? api_dialect::ollama_legacy_embeddings
                        : api_dialect::ollama;
-    run_job(req, who, queued, out);
+    wait_for_job(req, who, std::move(queued), out);
   }
 
   template <class Parse>
   void openai(const net::http_request& req, const net::caller& who,
-              net::http_responder& out, api_dialect dialect, Parse parse) {
+              const exchange_ptr& out, api_dialect dialect, Parse parse) {
     auto parsed = parse(req.body);
     if (auto problem = std::get_if<net::request_problem>(&parsed))
-      return send_error(out, dialect, problem->status, problem->message);
+      return send_error(*out, dialect, problem->status, problem->message);
     auto& call = std::get<net::openai::native_request>(parsed);
     if (call.kind == job_kind::embed && is_pinned_embedder(call.model)) {
-      auto [status, body] = net::post_to_target(
-        target_pool_, config_.target, "/api/embed",
-        net::with_keep_alive(call.payload, keep_alive::forever().json()),
-        proxy_timeout);
+      auto [status, body] = embed_now("/api/embed", call.payload);
       if (status != 200)
-        return send_error(out, dialect, status, net::error_message(body));
-      return out.send(200, json_type,
-                      net::openai::embeddings_response(body, call.model,
-                                                       call.base64_embeddings));
+        return send_error(*out, dialect, status, net::error_message(body));
+      return out->send(200, json_type,
+                       net::openai::embeddings_response(body, call.model,
+                                                        call.base64_embeddings));
     }
-    queued_request queued;
+    net::queued_request queued;
     queued.spec.kind = call.kind;
     queued.spec.model = call.model;
-    queued.spec.payload = call.payload;
+    queued.spec.payload = std::move(call.payload);
     queued.stream = call.stream;
     queued.dialect = dialect;
     queued.include_usage = call.include_usage;
     queued.base64_embeddings = call.base64_embeddings;
-    run_job(req, who, queued, out);
+    wait_for_job(req, who, std::move(queued), out);
   }
 
   /// Puts the caller's client and X-Foreman-Priority into the job; false
   /// (with a 400 sent) when the priority is malformed.
   static bool take_caller_headers(const net::http_request& http, const net::caller& who,
-                                  queued_request& req, net::http_responder& out) {
+                                  job_spec& spec, api_dialect dialect,
+                                  net::http_exchange& out) {
     auto priority = http.header("X-Foreman-Priority");
     if (!priority.empty()) {
       try {
@@ -570,197 +308,268 @@ private:
         auto value = std::stol(priority, &used);
         if (used != priority.size() || value < -1000000 || value > 1000000)
           throw std::out_of_range{"priority"};
-        req.spec.priority = static_cast<int32_t>(value);
+        spec.priority = static_cast<int32_t>(value);
       } catch (const std::exception&) {
-        send_error(out, req.dialect, 400,
+        send_error(out, dialect, 400,
                    "invalid X-Foreman-Priority header '" + priority
                      + "': expected an integer from -1000000 to 1000000");
         return false;
       }
     }
-    req.spec.client = who.client;
-    req.spec.load_options = net::load_options_of(req.spec.payload);
+    spec.client = who.client;
+    spec.load_options = net::load_options_of(spec.payload);
     return true;
   }
 
-  /// Stores the job, waits for it, and writes its answer; cancels it when
-  /// the caller leaves.
-  void run_job(const net::http_request& http, const net::caller& who,
-               queued_request& req, net::http_responder& out) {
+  /// Hands the caller's connection to a waiting caller actor, which stores
+  /// the job, waits for it without a thread, and writes its answer.
+  void wait_for_job(const net::http_request& http, const net::caller& who,
+                    net::queued_request req, const exchange_ptr& out) {
     if (draining_)
-      return send_shutting_down(out, req.dialect);
-    if (!take_caller_headers(http, who, req, out))
+      return net::send_shutting_down(*out, req.dialect);
+    if (!take_caller_headers(http, who, req.spec, req.dialect, *out))
       return;
-    waiting_slot slot{waiting_callers_, config_.max_waiting_callers};
-    if (!slot.admitted())
-      return send_busy(out, req.dialect);
-    answer_writer answer{out, req};
-    caf::scoped_actor self{sys_};
-    sys_.spawn(outcome_relay, worker_, req.spec, req.stream, caf::actor{self});
-    std::optional<int64_t> job_id;
-    bool caller_gone = false;
-    bool finished = false;
-    while (!finished) {
-      self->receive(
-        [&](accepted_atom, const job& stored, int64_t position) {
-          job_id = stored.id;
-          answer.on_accepted(stored.id, position);
-        },
-        [&](const job_chunk& chunk) {
-          if (!caller_gone && !answer.on_chunk(chunk.line))
-            caller_gone = true;
-        },
-        [&](const job_outcome& outcome) {
-          answer.on_outcome(outcome);
-          finished = true;
-        },
-        [&](const caf::error& err) {
-          answer.on_failure(err);
-          finished = true;
-        },
-        caf::after(wait_check_interval) >> [&] {
-          if (!caller_gone && out.peer_gone())
-            caller_gone = true;
-          if (!caller_gone && out.server_stopping()) {
-            answer.on_shutdown();
-            finished = true;
-          }
-        });
-      if (caller_gone && job_id) {
-        // The GPU does no work for callers who left.
-        log_info("http_ingress", "caller left, cancelling job "
-                                   + std::to_string(*job_id));
-        caf::anon_send(worker_, cancel_atom_v, *job_id);
-        return;
-      }
+    if (waiting_->fetch_add(1) >= config_.max_waiting_callers) {
+      waiting_->fetch_sub(1);
+      return net::send_busy(*out, req.dialect);
     }
+    auto caller = spawn_waiting_caller(sys_, worker_,
+                                       net::answer_writer{out, std::move(req)},
+                                       [waiting = waiting_] { waiting->fetch_sub(1); });
+    out->on_caller_gone([caller] { caf::anon_send(caller, gone_atom_v); });
+    out->on_server_stopping([caller] { caf::anon_send(caller, drain_atom_v); });
   }
 
-  void models(const std::string& path, net::http_responder& out) {
+  void models(const std::string& path, net::http_exchange& out) {
     auto [status, tags] = net::get_from_target(target_pool_, config_.target, "/api/tags",
-                                               std::chrono::seconds{30});
+                                               quick_proxy_timeout, *target_calls_);
     if (status != 200)
-      return send_error(out, api_dialect::openai_chat, status,
-                        net::error_message(tags));
+      return send_error(out, api_dialect::openai_chat, status, net::error_message(tags));
     if (path == "/v1/models")
       return out.send(200, json_type, net::openai::models_list(tags));
     auto model = path.substr(std::string{"/v1/models/"}.size());
     if (auto entry = net::openai::model_entry(tags, model))
       return out.send(200, json_type, *entry);
-    send_error(out, api_dialect::openai_chat, 404,
-               "model '" + model + "' not found");
+    send_error(out, api_dialect::openai_chat, 404, "model '" + model + "' not found");
   }
 
-  /// Answers a failed job request: 404 for an unknown job (or artifact),
-  /// 409 for a job that has already ended, 503 when the queue is full.
-  static void send_job_error(net::http_responder& out, const caf::error& err) {
-    if (has_code(err, foreman_errc::job_not_found))
-      return send_error(out, api_dialect::ollama, 404, describe(err));
-    if (has_code(err, foreman_errc::invalid_transition))
-      return send_error(out, api_dialect::ollama, 409, describe(err));
-    if (has_code(err, foreman_errc::queue_full))
-      return send_busy(out, api_dialect::ollama);
-    send_error(out, api_dialect::ollama, 500, describe(err));
-  }
-
-  /// POST /jobs: stores the job and answers 202 at once; the caller follows
-  /// it by GET /jobs/{id} or its webhook.
+  /// POST /jobs: stores the job and answers 202; the caller follows it by
+  /// GET /jobs/{id} or its webhook.
   void submit_job(const net::http_request& http, const net::caller& who,
-                  net::http_responder& out) {
+                  const exchange_ptr& out) {
     if (draining_)
-      return send_shutting_down(out, api_dialect::ollama);
+      return net::send_shutting_down(*out, api_dialect::ollama);
     auto parsed = net::parse_job_submission(http.body, config_.webhooks);
     if (auto problem = std::get_if<net::request_problem>(&parsed))
-      return send_error(out, api_dialect::ollama, problem->status,
-                        problem->message);
-    queued_request req;
-    req.spec = std::move(std::get<job_spec>(parsed));
-    if (!take_caller_headers(http, who, req, out))
+      return send_error(*out, api_dialect::ollama, problem->status, problem->message);
+    auto spec = std::move(std::get<job_spec>(parsed));
+    if (!take_caller_headers(http, who, spec, api_dialect::ollama, *out))
       return;
-    caf::scoped_actor self{sys_};
-    self->request(worker_, job_read_timeout, enqueue_atom_v, std::move(req.spec))
-      .receive(
-        [&](const job& stored) {
-          out.send(202, json_type, net::job_json(job_status{stored, -1, 0}),
-                   {{"Location", "/jobs/" + std::to_string(stored.id)},
-                    {"X-Foreman-Job-Id", std::to_string(stored.id)}});
-        },
-        [&](const caf::error& err) { send_job_error(out, err); });
+    answer_later(sys_, [worker = worker_, spec = std::move(spec),
+                        out](caf::event_based_actor* self) {
+      self->request(worker, job_read_timeout, enqueue_atom_v, spec)
+        .then(
+          [out](const job& stored) {
+            out->send(202, json_type, net::job_json(job_status{stored, -1, 0}),
+                      {{"Location", "/jobs/" + std::to_string(stored.id)},
+                       {"X-Foreman-Job-Id", std::to_string(stored.id)}});
+          },
+          [out](const caf::error& err) { send_job_error(*out, err); });
+    });
   }
 
   void list_jobs(const net::http_request& http, const net::caller& who,
-                 net::http_responder& out) {
+                 const exchange_ptr& out) {
     auto parsed = net::parse_job_query(http.query);
     if (auto problem = std::get_if<net::request_problem>(&parsed))
-      return send_error(out, api_dialect::ollama, problem->status,
-                        problem->message);
+      return send_error(*out, api_dialect::ollama, problem->status, problem->message);
     auto query = std::get<job_query>(parsed);
     // A client key lists its own jobs only.
     if (!who.admin)
       query.owner = who.identity;
-    caf::scoped_actor self{sys_};
-    self->request(store_, job_read_timeout, list_atom_v, query)
-      .receive(
-        [&](const job_page& page) {
-          out.send(200, json_type, net::job_page_json(page));
-        },
-        [&](const caf::error& err) { send_job_error(out, err); });
+    answer_later(sys_, [store = store_, query, out](caf::event_based_actor* self) {
+      self->request(store, job_read_timeout, list_atom_v, query)
+        .then([out](const job_page& page) {
+                out->send(200, json_type, net::job_page_json(page));
+              },
+              [out](const caf::error& err) { send_job_error(*out, err); });
+    });
   }
 
-  /// /jobs/{id}, /jobs/{id}/artifacts and /jobs/{id}/artifacts/{name}.
+  /// /jobs/{id}, /jobs/{id}/artifacts and /jobs/{id}/artifacts/{name}: the
+  /// caller's right to the job is checked first (client keys own theirs).
   void job_resource(const net::http_request& http, const net::caller& who,
-                    net::http_responder& out) {
+                    const exchange_ptr& out) {
     auto parsed = net::parse_job_path(http.path);
     if (auto problem = std::get_if<net::request_problem>(&parsed))
-      return send_error(out, api_dialect::ollama, problem->status,
-                        problem->message);
-    auto& where = std::get<net::job_path>(parsed);
-    caf::scoped_actor self{sys_};
-    auto on_error = [&](const caf::error& err) { send_job_error(out, err); };
-    if (!who.admin) {
-      std::optional<job> owned;
-      self->request(store_, job_read_timeout, caf::get_atom_v, where.job_id)
-        .receive([&](const job& x) { owned = x; }, on_error);
-      if (!owned)
-        return;
-      if (!who.owns(owned->client))
-        return send_error(out, api_dialect::ollama, 403,
-                          "forbidden: job " + std::to_string(where.job_id)
-                            + " belongs to another caller");
+      return send_error(*out, api_dialect::ollama, problem->status, problem->message);
+    auto where = std::get<net::job_path>(parsed);
+    auto method = http.method;
+    if (where.what == net::job_path::target::job) {
+      if (method != "GET" && method != "DELETE")
+        return method_not_allowed(*out);
+    } else if (method != "GET") {
+      return method_not_allowed(*out);
     }
-    switch (where.what) {
-      case net::job_path::target::job:
-        if (http.method == "GET")
-          return self->request(worker_, job_read_timeout, position_atom_v, where.job_id)
-            .receive(
-              [&](const job_status& x) { out.send(200, json_type, net::job_json(x)); },
-              on_error);
-        if (http.method == "DELETE")
-          return self->request(worker_, cancel_timeout, cancel_atom_v, where.job_id)
-            .receive(
-              [&](const job& x) {
-                out.send(200, json_type, net::job_json(job_status{x, -1, 0}));
-              },
-              on_error);
-        return method_not_allowed(out);
-      case net::job_path::target::artifacts:
-        if (http.method != "GET")
-          return method_not_allowed(out);
-        return self->request(store_, job_read_timeout, artifacts_atom_v, where.job_id)
-          .receive(
-            [&](const std::vector<artifact_info>& list) {
-              out.send(200, json_type, net::artifacts_json(where.job_id, list));
-            },
-            on_error);
-      case net::job_path::target::artifact:
-        if (http.method != "GET")
-          return method_not_allowed(out);
-        return self->request(store_, job_read_timeout, artifact_atom_v,
-                             where.job_id, where.artifact_name)
-          .receive(
-            [&](const artifact& x) { out.send(200, x.content_type, x.data); },
-            on_error);
-    }
+    answer_later(sys_, [store = store_, worker = worker_, who, where, method,
+                        out](caf::event_based_actor* self) {
+      auto on_error = [out](const caf::error& err) { send_job_error(*out, err); };
+      auto act = [=] {
+        switch (where.what) {
+          case net::job_path::target::job:
+            if (method == "GET")
+              return self->request(worker, job_read_timeout, position_atom_v, where.job_id)
+                .then([out](const job_status& x) { out->send(200, json_type, net::job_json(x)); },
+                      on_error);
+            return self->request(worker, cancel_timeout, cancel_atom_v, where.job_id)
+              .then(
+                [out](const job& x) {
+                  out->send(200, json_type, net::job_json(job_status{x, -1, 0}));
+                },
+                on_error);
+          case net::job_path::target::artifacts:
+            return self->request(store, job_read_timeout, artifacts_atom_v, where.job_id)
+              .then(
+                [out, id = where.job_id](const std::vector<artifact_info>& list) {
+                  out->send(200, json_type, net::artifacts_json(id, list));
+                },
+                on_error);
+          case net::job_path::target::artifact:
+            return self->request(store, job_read_timeout, artifact_atom_v,
+                                 where.job_id, where.artifact_name)
+              .then([out](const artifact& x) { out->send(200, x.content_type, x.data); },
+                    on_error);
+        }
+      };
+      if (who.admin)
+        return act();
+      self->request(store, job_read_timeout, caf::get_atom_v, where.job_id)
+        .then(
+          [=](const job& owned) {
+            if (!who.owns(owned.client))
+              return send_error(*out, api_dialect::ollama, 403,
+                                "forbidden: job " + std::to_string(where.job_id)
+                                  + " belongs to another caller");
+            act();
+          },
+          on_error);
+    });
+  }
+
+  /// GET /readyz: the database, the target and the pinned embedder.
+  void readiness(const exchange_ptr& out) {
+    answer_later(sys_, [store = store_, inventory = inventory_,
+                        target_url = config_.target.origin(),
+                        embed_model = config_.embed_model,
+                        out](caf::event_based_actor* self) {
+      self->request(store, report_timeout, health_atom_v)
+        .then(
+          [=](const std::string& problem) {
+            check_target(self, inventory, target_url, embed_model, problem, out);
+          },
+          [=](const caf::error& err) {
+            check_target(self, inventory, target_url, embed_model,
+                         "the store does not answer: " + describe(err), out);
+          });
+    });
+  }
+
+  static void check_target(caf::event_based_actor* self, const inventory_actor& inventory,
+                           const std::string& target_url, const std::string& embed_model,
+                           const std::string& database_problem, const exchange_ptr& out) {
+    auto answer = [=](const std::string& target_problem,
+                      const std::string& embedder_problem) {
+      std::vector<net::readiness_check> checks{
+        {"database", database_problem, false},
+        {"target", target_problem, false},
+        {"embedder", embedder_problem, embed_model.empty()}};
+      auto ready = net::readiness_json(checks);
+      out->send(ready.status, json_type, ready.body);
+    };
+    self->request(inventory, report_timeout, health_atom_v)
+      .then(
+        [=](const target_health& health) {
+          answer(health.reachable ? "" : target_url + " unreachable: " + health.problem,
+                 health.embedder_pinned ? ""
+                                        : embed_model + " is not loaded on the target");
+        },
+        [=](const caf::error& err) {
+          auto why = "the model inventory does not answer: " + describe(err);
+          answer(why, why);
+        });
+  }
+
+  /// GET /status: the worker, the queue by model and state, the target.
+  void status(const exchange_ptr& out) {
+    auto report = std::make_shared<net::service_status>();
+    report->target_url = config_.target.origin();
+    report->embed_model = embed_key_;
+    answer_later(sys_, [store = store_, worker = worker_, inventory = inventory_,
+                        report, out](caf::event_based_actor* self) {
+      auto failure = std::make_shared<std::optional<caf::error>>();
+      auto pending = std::make_shared<int>(3);
+      auto on_error = [=](const caf::error& err) {
+        *failure = err;
+        if (--*pending == 0)
+          finish_status(self, store, report, *failure, out);
+      };
+      auto one_done = [=] {
+        if (--*pending == 0)
+          finish_status(self, store, report, *failure, out);
+      };
+      self->request(worker, report_timeout, status_atom_v)
+        .then(
+          [=](const worker_status& x) {
+            report->worker = x;
+            one_done();
+          },
+          on_error);
+      self->request(store, report_timeout, depth_atom_v)
+        .then(
+          [=](const std::vector<queue_depth>& x) {
+            report->depths = x;
+            one_done();
+          },
+          on_error);
+      self->request(inventory, report_timeout, health_atom_v)
+        .then(
+          [=](const target_health& x) {
+            report->target = x;
+            one_done();
+          },
+          on_error);
+    });
+  }
+
+  static void finish_status(caf::event_based_actor* self, const store_actor& store,
+                            const std::shared_ptr<net::service_status>& report,
+                            const std::optional<caf::error>& failure,
+                            const exchange_ptr& out) {
+    if (failure)
+      return send_error(*out, api_dialect::ollama, 500,
+                        "cannot read foreman's state: " + describe(*failure));
+    if (report->worker.running_job_id <= 0)
+      return out->send(200, json_type, net::status_json(*report));
+    self->request(store, report_timeout, caf::get_atom_v, report->worker.running_job_id)
+      .then(
+        [=](const job& x) {
+          report->running = x;
+          out->send(200, json_type, net::status_json(*report));
+        },
+        // It ended meanwhile.
+        [=](const caf::error&) { out->send(200, json_type, net::status_json(*report)); });
+  }
+
+  /// GET /metrics: Prometheus text.
+  void metrics(const exchange_ptr& out) {
+    answer_later(sys_, [metrics = metrics_, out](caf::event_based_actor* self) {
+      self->request(metrics, report_timeout, metrics_atom_v)
+        .then([out](const std::string& text) { out->send(200, prometheus_type, text); },
+              [out](const caf::error& err) {
+                send_error(*out, api_dialect::ollama, 500,
+                           "cannot read the metrics: " + describe(err));
+              });
+    });
   }
 
   caf::actor_system& sys_;
@@ -773,7 +582,10 @@ private:
   /// Kept-alive connections for the fast lane and the model list.
   std::shared_ptr<net::connection_pool> target_pool_
     = std::make_shared<net::connection_pool>();
-  std::atomic<int> waiting_callers_{0};
+  std::shared_ptr<net::target_call_registry> target_calls_
+    = std::make_shared<net::target_call_registry>();
+  /// Callers waiting for their jobs now.
+  std::shared_ptr<std::atomic<int>> waiting_ = std::make_shared<std::atomic<int>>(0);
   std::atomic<bool> draining_{false};
 };
 
@@ -783,8 +595,11 @@ struct ingress_state {
   std::shared_ptr<routes> handler;
 
   ~ingress_state() {
-    if (server)
-      server->stop();
+    if (!server)
+      return;
+    // foreman never waits for a pass-through call: the grace period is over.
+    handler->cut_target_calls();
+    server->stop();
   }
 };
 
@@ -815,12 +630,16 @@ http_ingress_actor spawn_http_ingress(caf::actor_system& sys,
   auto options = config.server;
   auto handler = std::make_shared<routes>(sys, std::move(config), std::move(worker),
                                           std::move(store), std::move(inventory),
-                                          std::move(metrics));
+                                          metrics);
   // Bind before spawning, so a taken port is reported to the caller.
   auto server = std::make_shared<std::unique_ptr<net::http_server>>(
     std::make_unique<net::http_server>(
-      options, [handler](const net::http_request& req, net::http_responder& out) {
-        (*handler)(req, out);
+      options,
+      [handler](net::http_request&& req, const exchange_ptr& out) {
+        (*handler)(std::move(req), out);
+      },
+      [metrics](const net::http_request& req, int status) {
+        caf::anon_send(metrics, http_request_metric{net::metrics_route(req.path), status});
       }));
   log_info("http_ingress", "listening on " + options.host + ":"
                              + std::to_string((*server)->port()));

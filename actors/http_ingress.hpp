@@ -16,8 +16,8 @@ namespace foreman {
 struct http_ingress_config {
   net::http_server_options server;
   /// Synchronous callers that may wait for their jobs at once; beyond this
-  /// they get 503 instead of a hanging connection.
-  int max_waiting_callers = 512;
+  /// they get 503.
+  int max_waiting_callers = 10000;
   /// Where pass-through and fast-lane requests go.
   http_url target;
   /// The pinned embedder, served in the fast lane; empty = none.
@@ -29,11 +29,13 @@ struct http_ingress_config {
 };
 
 /// Binds foreman's HTTP server and spawns the HTTP INGRESS actor that owns
-/// it; its threads check callers' keys, hand every job to the worker, read
-/// stored jobs and artifacts from the store, answer health and status from
-/// the store, worker and inventory, and count every request in `metrics`.
-/// The server stops when the actor exits. Throws std::runtime_error when the
-/// address cannot be bound.
+/// it. The server's parsing threads check callers' keys and validate
+/// requests, then hand each one on without waiting: a synchronous job
+/// request to a waiting caller actor (actors/waiting_caller.hpp) that owns
+/// the caller's connection, job and health questions to short-lived actors
+/// that answer when the store, worker or inventory reply. Every request is
+/// counted in `metrics`. The server stops when the actor exits. Throws
+/// std::runtime_error when the address cannot be bound.
 http_ingress_actor spawn_http_ingress(caf::actor_system& sys,
                                       http_ingress_config config,
                                       worker_actor worker, store_actor store,

@@ -35,8 +35,9 @@ struct exchange {
   std::optional<job_kind> streamed_kind;
   int64_t job_id = 0;
   std::shared_ptr<net::abortable_call> call;
-  /// Where the runner sends the chunks it reads.
-  target_client_actor client;
+  /// Where the runner sends the chunks it reads: the waiting caller, with no
+  /// hop in between.
+  chunk_sink_actor sink;
 };
 
 } // namespace foreman::target_client_detail
@@ -59,36 +60,42 @@ using call_runner_actor
 /// once get runners of their own, which quit when done.
 constexpr size_t max_idle_runners = 3;
 
-/// Reads a streamed answer, passing each chunk to the client as it arrives
+/// Reads a streamed answer, passing each chunk to the sink as it arrives
 /// and building the whole answer from them.
 target_reply perform_streamed(call_runner_actor::pointer self,
                               const http_url& target, const exchange& x) {
   net::stream_aggregator answer{*x.streamed_kind};
   std::optional<std::string> problem;
+  bool streamed = false;
   auto reply = x.call->perform(target, x.method, x.path, x.body, x.timeout,
                                [&](const std::string& line) {
                                  if (problem)
                                    return;
                                  problem = answer.add(line);
-                                 if (!problem)
-                                   self->send(x.client, job_chunk{x.job_id, line});
+                                 if (!problem && x.sink) {
+                                   self->send(x.sink, job_chunk{x.job_id, line});
+                                   streamed = true;
+                                 }
                                });
+  reply.streamed = streamed;
   if (reply.failure != target_failure::none)
     return reply;
   if (problem)
-    return target_reply{target_failure::http_status, 500, net::error_json(*problem)};
+    return target_reply{target_failure::http_status, 500, net::error_json(*problem),
+                        streamed};
   if (!answer.finished())
     return target_reply{target_failure::connection, 0,
-                        "the target's stream ended before its final chunk"};
-  return target_reply{target_failure::none, reply.http_status, answer.result()};
+                        "the target's stream ended before its final chunk", streamed};
+  return target_reply{target_failure::none, reply.http_status, answer.result(),
+                      streamed};
 }
 
 call_runner_actor::behavior_type call_runner(call_runner_actor::pointer self,
                                              http_url target) {
   return {
     [=](call_atom, const exchange& x) {
-      // Chunks go runner -> client with send() and the reply follows them
-      // on the same path, so the client sees every chunk before the reply.
+      // Each chunk is in the sink's mailbox before the reply leaves, so the
+      // caller sees every chunk before the outcome that follows the reply.
       return x.streamed_kind
                ? perform_streamed(self, target, x)
                : x.call->perform(target, x.method, x.path, x.body, x.timeout);
@@ -96,18 +103,13 @@ call_runner_actor::behavior_type call_runner(call_runner_actor::pointer self,
   };
 }
 
-struct call_entry {
-  std::shared_ptr<net::abortable_call> call;
-  chunk_sink_actor sink;
-};
-
 struct target_client_state {
   static inline const char* name = "target_client";
   target_client_config config;
   /// Kept-alive connections to the target, shared by every call.
   std::shared_ptr<net::connection_pool> pool;
-  /// Calls under way for jobs: to abort them and to route their chunks.
-  std::unordered_map<int64_t, call_entry> calls;
+  /// Calls under way for jobs, to abort them.
+  std::unordered_map<int64_t, std::shared_ptr<net::abortable_call>> calls;
   /// Every call under way, foreman's own included.
   std::unordered_set<std::shared_ptr<net::abortable_call>> in_flight;
   /// Every runner alive, and those waiting for a call.
@@ -150,7 +152,6 @@ void start_exchange(client_pointer self, exchange x, OnReply done) {
   }
   auto call = x.call;
   st.in_flight.insert(call);
-  x.client = target_client_actor{self};
   self->request(runner, caf::infinite, call_atom_v, std::move(x))
     .then(
       [=](target_reply& reply) mutable {
@@ -182,17 +183,17 @@ target_client(client_pointer self, target_client_config config) {
       auto call = std::make_shared<net::abortable_call>(self->state.pool);
       auto job_id = request.job_id;
       if (job_id != 0)
-        self->state.calls[job_id] = call_entry{call, std::move(sink)};
+        self->state.calls[job_id] = call;
       auto kind = request.kind;
       auto run = request.purpose == target_purpose::run;
       exchange x{"POST", net::target_path(kind), net::target_body(request),
                  self->state.config.call_timeout, std::nullopt, job_id, call,
-                 target_client_actor{}};
+                 std::move(sink)};
       if (run && kind != job_kind::embed)
         x.streamed_kind = kind;
       start_exchange(self, std::move(x), [=](target_reply& reply) mutable {
         auto i = self->state.calls.find(job_id);
-        if (i != self->state.calls.end() && i->second.call == call)
+        if (i != self->state.calls.end() && i->second == call)
           self->state.calls.erase(i);
         if (reply.failure == target_failure::none && run) {
           if (auto problem = net::reply_problem(kind, reply.body))
@@ -203,17 +204,12 @@ target_client(client_pointer self, target_client_config config) {
       });
       return rp;
     },
-    [=](job_chunk& chunk) {
-      auto i = self->state.calls.find(chunk.job_id);
-      if (i != self->state.calls.end() && i->second.sink)
-        self->send(i->second.sink, std::move(chunk));
-    },
     [=](abort_atom, int64_t job_id) {
       auto i = self->state.calls.find(job_id);
       if (i != self->state.calls.end()) {
         log_info("target_client", "aborting the call for job "
                                     + std::to_string(job_id));
-        i->second.call->abort();
+        i->second->abort();
       }
     },
     [=](ps_atom) {
@@ -221,7 +217,7 @@ target_client(client_pointer self, target_client_config config) {
       exchange x{"GET", "/api/ps", "", self->state.config.ps_timeout,
                  std::nullopt, 0,
                  std::make_shared<net::abortable_call>(self->state.pool),
-                 target_client_actor{}};
+                 chunk_sink_actor{}};
       start_exchange(self, std::move(x), [=](target_reply& reply) mutable {
         if (reply.failure != target_failure::none) {
           rp.deliver(make_error(foreman_errc::target_unreachable,

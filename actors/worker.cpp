@@ -377,6 +377,8 @@ target_request make_request(worker_pointer self, const job& j,
 template <class OnSuccess>
 auto on_reply(worker_pointer self, job j, OnSuccess on_success) {
   return [=](const target_reply& reply) {
+    if (reply.streamed && self->state.running)
+      self->state.running->chunks_forwarded = true;
     if (cancel_requested(self))
       return finish_cancelled(self, j.id);
     if (reply.failure == target_failure::none)
@@ -387,8 +389,15 @@ auto on_reply(worker_pointer self, job j, OnSuccess on_success) {
   };
 }
 
-chunk_sink_actor chunk_sink(worker_pointer self) {
-  return worker_actor{self};
+/// The sink of the job's streaming caller, if it has one: the target
+/// client's runner sends it each chunk directly.
+chunk_sink_actor stream_sink(worker_pointer self, int64_t job_id) {
+  auto i = self->state.waiting.find(job_id);
+  if (i != self->state.waiting.end())
+    for (auto& w : i->second)
+      if (w.stream && w.sink)
+        return w.sink;
+  return {};
 }
 
 void run(worker_pointer self, const job& j) {
@@ -397,7 +406,7 @@ void run(worker_pointer self, const job& j) {
   log_info("worker", describe_job(j));
   start_call_clock(self);
   self->request(self->state.target, caf::infinite, call_atom_v,
-                make_request(self, j, target_purpose::run), chunk_sink(self))
+                make_request(self, j, target_purpose::run), stream_sink(self, j.id))
     .then(on_reply(self, j, [=](const target_reply& reply) {
       record_duration(self, &model_timings::run_ms);
       note_residency(self, j);
@@ -428,7 +437,7 @@ void load(worker_pointer self, const job& j) {
   log_info("worker", describe_job(j));
   start_call_clock(self);
   self->request(self->state.target, caf::infinite, call_atom_v,
-                make_request(self, j, target_purpose::load), chunk_sink(self))
+                make_request(self, j, target_purpose::load), chunk_sink_actor{})
     .then(on_reply(self, j, [=](const target_reply&) {
       if (auto& running = self->state.running; running && running->call_started_ms > 0)
         self->send(self->state.metrics,
@@ -676,19 +685,6 @@ worker(worker_pointer self, worker_config config, store_actor store,
           },
           [=](const caf::error& err) mutable { rp.deliver(err); });
       return rp;
-    },
-    [=](job_chunk& chunk) {
-      auto& running = self->state.running;
-      if (!running || running->id != chunk.job_id)
-        return;
-      auto i = self->state.waiting.find(chunk.job_id);
-      if (i == self->state.waiting.end())
-        return;
-      for (auto& w : i->second)
-        if (w.stream && w.sink) {
-          self->send(w.sink, chunk);
-          running->chunks_forwarded = true;
-        }
     },
     [=](position_atom, int64_t job_id) {
       auto rp = self->make_response_promise<job_status>();

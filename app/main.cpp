@@ -3,6 +3,7 @@
 #include <csignal>
 #include <iostream>
 #include <pthread.h>
+#include <sys/resource.h>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -12,6 +13,20 @@
 #include "core/log.hpp"
 #include "core/settings.hpp"
 #include "messages/add_message_types.hpp"
+
+namespace {
+
+/// Every waiting caller holds a connection: allow as many descriptors as
+/// the system lets this process have (the soft limit is often 1024).
+void raise_descriptor_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+} // namespace
 
 int main(int argc, char** argv) {
   if (argc > 1 && foreman::is_cli_command(argv[1]))
@@ -31,6 +46,7 @@ int main(int argc, char** argv) {
   }
   auto& config = parsed.values;
   foreman::set_log_level(config.log_level);
+  raise_descriptor_limit();
   // Signals are taken by sigwait below, never by a random thread.
   sigset_t signals;
   sigemptyset(&signals);

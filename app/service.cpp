@@ -19,12 +19,6 @@
 
 namespace foreman {
 
-namespace {
-
-constexpr int reserve_http_threads = 16;
-
-} // namespace
-
 struct service::impl {
   caf::actor_system& sys;
   store_actor store;
@@ -109,10 +103,9 @@ service::service(caf::actor_system& sys, const settings& config)
   http_ingress_config http;
   http.server.host = config.listen_host;
   http.server.port = config.listen_port;
-  // Threads beyond the waiting callers keep answering quick requests (and
-  // 503s) when every waiting slot is taken.
-  http.server.threads = config.http_threads + reserve_http_threads;
-  http.max_waiting_callers = config.http_threads;
+  http.server.max_body_bytes = static_cast<size_t>(config.max_body_bytes);
+  http.server.read_timeout = std::chrono::milliseconds{config.read_timeout_ms};
+  http.max_waiting_callers = config.max_waiting;
   http.target = config.ollama_url;
   http.embed_model = config.embed_model;
   http.webhooks.allowed_hosts = config.webhook_hosts;

@@ -144,13 +144,31 @@ const std::vector<option>& options() {
        s.drain_by_model = v == "drain-by-model";
        return std::nullopt;
      }},
-    {"http-threads", "FOREMAN_HTTP_THREADS", "512",
-     "callers that may wait at once, each holding an HTTP thread; more get 503",
+    {"max-waiting", "FOREMAN_MAX_WAITING", "10000",
+     "synchronous callers that may wait for their jobs at once; more get 503",
      [](settings& s, const std::string& v) -> std::optional<std::string> {
-       auto n = parse_integer(v, 2, 10000);
+       auto n = parse_integer(v, 1, 1000000);
        if (!n)
-         return "expected an integer from 2 to 10000";
-       s.http_threads = static_cast<int32_t>(*n);
+         return "expected an integer from 1 to 1000000";
+       s.max_waiting = static_cast<int32_t>(*n);
+       return std::nullopt;
+     }},
+    {"max-body", "FOREMAN_MAX_BODY", "67108864",
+     "request bodies larger than this many bytes get 413",
+     [](settings& s, const std::string& v) -> std::optional<std::string> {
+       auto n = parse_integer(v, 1024, int64_t{1} << 32);
+       if (!n)
+         return "expected a number of bytes from 1024 to 4294967296";
+       s.max_body_bytes = *n;
+       return std::nullopt;
+     }},
+    {"read-timeout", "FOREMAN_READ_TIMEOUT", "30s",
+     "a request whose head and body do not arrive within this gets 408",
+     [](settings& s, const std::string& v) -> std::optional<std::string> {
+       auto ms = parse_seconds_or_duration_ms(v);
+       if (!ms || *ms < 100)
+         return "expected a duration of at least 100ms, such as 30s";
+       s.read_timeout_ms = *ms;
        return std::nullopt;
      }},
     {"inventory-poll", "FOREMAN_INVENTORY_POLL", "2s",

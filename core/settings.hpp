@@ -38,9 +38,13 @@ struct settings {
   int64_t retry_backoff_ms = 1000;
   /// Queued jobs beyond which submissions get 503.
   int32_t max_queue = 512;
-  /// Synchronous callers that may wait at once, each holding an HTTP server
-  /// thread; beyond this they get 503.
-  int32_t http_threads = 512;
+  /// Synchronous callers that may wait for their jobs at once; beyond this
+  /// they get 503.
+  int32_t max_waiting = 10000;
+  /// Larger request bodies get 413.
+  int64_t max_body_bytes = 64 * 1024 * 1024;
+  /// A request whose head and body take longer to arrive gets 408.
+  int64_t read_timeout_ms = 30 * 1000;
   /// How often the model inventory reads the target's /api/ps.
   int64_t inventory_poll_ms = 2000;
   std::string log_level = "info";

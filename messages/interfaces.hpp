@@ -71,6 +71,15 @@ using job_sink_actor = caf::typed_actor<
   /// A chunk of the answer (streaming callers only).
   caf::reacts_to<job_chunk>>;
 
+/// A WAITING CALLER: owns one synchronous caller's connection while its job
+/// waits and runs. It submits the job; the worker's answer to that request
+/// is the caller's answer.
+using waiting_caller_actor = job_sink_actor::extend<
+  /// INTERNAL: the caller disconnected; its job is cancelled.
+  caf::reacts_to<gone_atom>,
+  /// INTERNAL: foreman stops; the caller hears so, its job stays queued.
+  caf::reacts_to<drain_atom>>;
+
 /// The WORKER actor interface: the single execution slot on the target.
 using worker_actor = caf::typed_actor<
   /// Stores a job and answers when it reaches a terminal state. The sink (may
@@ -87,8 +96,6 @@ using worker_actor = caf::typed_actor<
   caf::replies_to<cancel_atom, int64_t>::with<job>,
   /// A job with its queue position and estimated start.
   caf::replies_to<position_atom, int64_t>::with<job_status>,
-  /// INTERNAL: a chunk from the target client for the running job.
-  caf::reacts_to<job_chunk>,
   /// INTERNAL: the running job's call for this attempt took too long.
   caf::reacts_to<timeout_atom, int64_t, int32_t>,
   /// What the worker is doing.
@@ -106,12 +113,11 @@ using worker_actor = caf::typed_actor<
 /// The TARGET CLIENT actor interface: blocking HTTP to one Ollama target,
 /// performed off the scheduler threads.
 using target_client_actor = caf::typed_actor<
-  /// Performs one inference call. Streamed answers go to the sink line by
-  /// line as they arrive; the reply holds the whole answer as one object.
+  /// Performs one inference call. Streamed answers go to the sink (when
+  /// valid) line by line as they arrive, straight from the thread reading
+  /// them; the reply holds the whole answer as one object.
   caf::replies_to<call_atom, target_request, chunk_sink_actor>::with<
     target_reply>,
-  /// INTERNAL: a chunk read by one of the client's call runners.
-  caf::reacts_to<job_chunk>,
   /// Aborts the call made for a job, if one is under way.
   caf::reacts_to<abort_atom, int64_t>,
   /// Reads /api/ps.
@@ -167,6 +173,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(foreman_handles, caf::first_custom_type_id + 1100)
   CAF_ADD_TYPE_ID(foreman_handles, (foreman::store_actor))
   CAF_ADD_TYPE_ID(foreman_handles, (foreman::chunk_sink_actor))
   CAF_ADD_TYPE_ID(foreman_handles, (foreman::job_sink_actor))
+  CAF_ADD_TYPE_ID(foreman_handles, (foreman::waiting_caller_actor))
   CAF_ADD_TYPE_ID(foreman_handles, (foreman::worker_actor))
   CAF_ADD_TYPE_ID(foreman_handles, (foreman::target_client_actor))
   CAF_ADD_TYPE_ID(foreman_handles, (foreman::inventory_actor))

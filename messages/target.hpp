@@ -54,12 +54,14 @@ struct target_reply {
   int32_t http_status = 0;
   /// The target's body (JSON) when it answered, else a description.
   std::string body;
+  /// Some chunks of the answer already went to the caller's sink.
+  bool streamed = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, target_reply& x) {
   return f(caf::meta::type_name("target_reply"), x.failure, x.http_status,
-           x.body);
+           x.body, x.streamed);
 }
 
 /// A model loaded on the target, as /api/ps lists it.

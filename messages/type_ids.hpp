@@ -81,6 +81,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(foreman, caf::first_custom_type_id + 1000)
   CAF_ADD_ATOM(foreman, foreman, warm_atom, "warm")
   // HTTP ingress
   CAF_ADD_ATOM(foreman, foreman, port_atom, "port")
+  CAF_ADD_ATOM(foreman, foreman, gone_atom, "gone")
   // Operations
   CAF_ADD_ATOM(foreman, foreman, depth_atom, "depth")
   CAF_ADD_ATOM(foreman, foreman, health_atom, "health")

@@ -328,7 +328,7 @@ BOOST_AUTO_TEST_CASE(a_full_queue_answers_503_like_ollama) {
 BOOST_AUTO_TEST_CASE(five_hundred_callers_wait_at_once) {
   constexpr int callers = 500;
   service_fixture fx{three_models_two_slots("0"),
-                     [](foreman::settings& s) { s.http_threads = callers + 1; }};
+                     [](foreman::settings& s) { s.max_waiting = callers + 1; }};
   fx.target.arm_fault("hang", 1, 0, "/api/chat");
   held_request blocker{fx.base, "/api/chat", chat_body("llama3.2", "blocker")};
   BOOST_REQUIRE(eventually([&] { return fx.state_of("1") == "loading"; }));

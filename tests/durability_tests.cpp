@@ -339,3 +339,38 @@ BOOST_AUTO_TEST_CASE(a_config_file_configures_and_the_environment_overrides_it) 
                .has_value());
   BOOST_TEST(std::filesystem::exists(dir.file("from-file.db")));
 }
+
+BOOST_AUTO_TEST_CASE(sigterm_never_waits_for_a_pass_through_call) {
+  temp_dir dir;
+  fake_target target{{"--token-ms", "1"}};
+  // The target takes the pull and never answers it.
+  target.arm_fault("hang", 1, 0, "/api/pull");
+  foreman_process fm{{"--db", dir.file("jobs.db"), "--shutdown-grace", "1s",
+                      "--ollama-url", target.url()}};
+  http_response pull;
+  std::thread puller{[&] {
+    try {
+      pull = http_request("POST", fm.url() + "/api/pull", R"({"model":"llama3.2"})", {},
+                          std::chrono::seconds{60});
+    } catch (const http_error& e) {
+      pull.body = e.what();
+    }
+  }};
+  struct join_at_end {
+    std::thread& thread;
+    ~join_at_end() {
+      thread.join();
+    }
+  } joined{puller};
+  BOOST_REQUIRE(eventually([&] { return target.counters().requests_to("/api/pull") == 1; },
+                           std::chrono::seconds{20}));
+  auto signalled = clock_type::now();
+  fm.process().signal(SIGTERM);
+  auto exit_code = fm.process().wait_exit(std::chrono::seconds{30});
+  auto stop_time = clock_type::now() - signalled;
+  BOOST_REQUIRE(exit_code.has_value());
+  BOOST_TEST(*exit_code == 0);
+  // The grace period (1 s) plus a margin, not the pull's hour.
+  BOOST_TEST((stop_time < std::chrono::seconds{8}));
+  BOOST_TEST(pull.status != 200, pull.body);
+}
