@@ -83,8 +83,13 @@ const std::vector<option>& options() {
        return std::nullopt;
      }},
     {"keep-alive", "FOREMAN_KEEP_ALIVE", "-1",
-     "keep_alive sent with every job's request to the target",
+     "keep_alive sent with every job's request to the target (empty means -1)",
      [](settings& s, const std::string& v) -> std::optional<std::string> {
+       // Set but empty means the default, as in the original Go foreman.
+       if (v.empty()) {
+         s.worker_keep_alive = keep_alive::forever();
+         return std::nullopt;
+       }
        auto value = keep_alive::parse(v);
        if (!value)
          return "expected " + std::string{keep_alive::accepted_forms};

@@ -154,6 +154,13 @@ BOOST_AUTO_TEST_CASE(command_line_beats_environment) {
   BOOST_TEST(s.db_path == "/tmp/x.db");
 }
 
+BOOST_AUTO_TEST_CASE(empty_keep_alive_means_the_default) {
+  // As in the original Go foreman: set but empty is not an error.
+  auto s = parse_settings({}, env_of({{"FOREMAN_KEEP_ALIVE", ""}})).values;
+  BOOST_TEST(s.worker_keep_alive.json() == "-1");
+  BOOST_TEST(!s.worker_keep_alive.unloads_immediately());
+}
+
 BOOST_AUTO_TEST_CASE(invalid_values_name_the_setting_and_the_forms) {
   try {
     parse_settings({}, env_of({{"FOREMAN_KEEP_ALIVE", "forever"}}));
