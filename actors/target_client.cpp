@@ -187,7 +187,7 @@ target_client(client_pointer self, target_client_config config) {
       auto kind = request.kind;
       auto run = request.purpose == target_purpose::run;
       exchange x{"POST", net::target_path(kind), net::target_body(request),
-                 self->state.config.call_timeout, std::nullopt, job_id, call,
+                 self->state.config.read_timeout, std::nullopt, job_id, call,
                  std::move(sink)};
       if (run && kind != job_kind::embed)
         x.streamed_kind = kind;

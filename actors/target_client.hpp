@@ -11,9 +11,10 @@ namespace foreman {
 
 struct target_client_config {
   http_url target;
-  /// How long an inference call may take before it counts as a connection
-  /// failure.
-  std::chrono::milliseconds call_timeout{std::chrono::hours{1}};
+  /// How long an inference call may wait for each read from (or write to)
+  /// the target's socket before it counts as a connection failure; the
+  /// whole call is bounded by the worker's job timeout.
+  std::chrono::milliseconds read_timeout{std::chrono::hours{1}};
   /// How long /api/ps may take.
   std::chrono::milliseconds ps_timeout{std::chrono::seconds{5}};
 };
