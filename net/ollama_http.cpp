@@ -100,9 +100,8 @@ struct connection_pool::impl {
 
   std::size_t max_idle;
   std::chrono::milliseconds max_idle_time;
-  mutable std::mutex mtx;
+  std::mutex mtx;
   std::vector<idle_session> sessions; // oldest first
-  statistics counters;
 
   impl(std::size_t max, std::chrono::milliseconds max_time)
     : max_idle(max), max_idle_time(max_time) {
@@ -134,9 +133,6 @@ struct connection_pool::impl {
         else
           dropped.push_back(std::move(session));
       }
-      counters.dropped += dropped.size();
-      if (found)
-        ++counters.reused;
     }
     return found;
   }
@@ -149,20 +145,9 @@ struct connection_pool::impl {
     if (sessions.size() >= max_idle) {
       dropped = std::move(sessions.front().session);
       sessions.erase(sessions.begin());
-      ++counters.dropped;
     }
     sessions.push_back(
       idle_session{std::move(session), host, port, clock_type::now()});
-  }
-
-  void count_opened() {
-    std::lock_guard<std::mutex> guard{mtx};
-    ++counters.opened;
-  }
-
-  void count_retried() {
-    std::lock_guard<std::mutex> guard{mtx};
-    ++counters.retried;
   }
 };
 
@@ -172,16 +157,6 @@ connection_pool::connection_pool(std::size_t max_idle,
 }
 
 connection_pool::~connection_pool() = default;
-
-connection_pool::statistics connection_pool::stats() const {
-  std::lock_guard<std::mutex> guard{impl_->mtx};
-  return impl_->counters;
-}
-
-std::size_t connection_pool::idle() const {
-  std::lock_guard<std::mutex> guard{impl_->mtx};
-  return impl_->sessions.size();
-}
 
 // -- abortable_call ----------------------------------------------------------
 
@@ -352,8 +327,6 @@ target_reply abortable_call::perform(const http_url& target,
         session = std::make_unique<target_session>(target.host, target.port);
         session->set_timeouts(connect_timeout, io_timeout);
         session->open();
-        if (pool != nullptr)
-          pool->count_opened();
       } else {
         session->set_timeouts(connect_timeout, io_timeout);
       }
@@ -372,7 +345,6 @@ target_reply abortable_call::perform(const http_url& target,
     if (reused && outcome.closed_before_answer) {
       // The target closed the idle connection meanwhile: nothing of the
       // request was answered, so send it once more on a new connection.
-      pool->count_retried();
       continue;
     }
     if (outcome.reusable)

@@ -5,7 +5,6 @@
 
 #include <chrono>
 #include <cstddef>
-#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -33,22 +32,6 @@ public:
 
   connection_pool(const connection_pool&) = delete;
   connection_pool& operator=(const connection_pool&) = delete;
-
-  struct statistics {
-    /// New connections opened by calls made with the pool.
-    uint64_t opened = 0;
-    /// Exchanges sent on a connection taken from the pool.
-    uint64_t reused = 0;
-    /// Exchanges sent again on a new connection because the reused one
-    /// turned out closed by the target before it answered anything.
-    uint64_t retried = 0;
-    /// Idle connections found closed or expired and dropped.
-    uint64_t dropped = 0;
-  };
-  statistics stats() const;
-
-  /// The number of idle connections now.
-  std::size_t idle() const;
 
 private:
   friend class abortable_call;
