@@ -2,14 +2,17 @@
 
 #include <algorithm>
 #include <cctype>
+#include <string>
 #include <vector>
+
+#include <Poco/String.h>
 
 namespace foreman {
 
 namespace {
 
-constexpr std::string_view default_host = "registry.ollama.ai";
-constexpr std::string_view default_namespace = "library";
+constexpr const char* default_host = "registry.ollama.ai";
+constexpr const char* default_namespace = "library";
 
 bool is_word_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
@@ -63,13 +66,6 @@ name_parts split(std::string_view name) {
   return result;
 }
 
-std::string lower(std::string_view text) {
-  std::string result{text};
-  std::transform(result.begin(), result.end(), result.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  return result;
-}
-
 } // namespace
 
 bool is_valid_model_name(std::string_view name) {
@@ -91,9 +87,9 @@ bool is_valid_model_name(std::string_view name) {
 std::string model_key(std::string_view name) {
   auto parts = split(name);
   auto& path = parts.path;
-  if (path.size() == 3 && lower(path[0]) == default_host)
+  if (path.size() == 3 && Poco::icompare(std::string{path[0]}, default_host) == 0)
     path.erase(path.begin());
-  if (path.size() == 2 && lower(path[0]) == default_namespace)
+  if (path.size() == 2 && Poco::icompare(std::string{path[0]}, default_namespace) == 0)
     path.erase(path.begin());
   std::string result;
   for (auto& part : path) {
@@ -103,7 +99,7 @@ std::string model_key(std::string_view name) {
   }
   result += ':';
   result += parts.has_tag ? parts.tag : std::string_view{"latest"};
-  return lower(result);
+  return Poco::toLower(result);
 }
 
 } // namespace foreman

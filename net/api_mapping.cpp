@@ -1,14 +1,5 @@
 #include "net/api_mapping.hpp"
 
-#include <sstream>
-
-#include <Poco/DateTimeParser.h>
-#include <Poco/DateTimeFormat.h>
-#include <Poco/Exception.h>
-#include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
-#include <Poco/Timestamp.h>
-
 #include "core/model_name.hpp"
 #include "net/json_util.hpp"
 
@@ -16,31 +7,7 @@ namespace foreman::net {
 
 namespace {
 
-using object_ptr = Poco::JSON::Object::Ptr;
-
-/// Parses JSON text that must be an object; nullptr otherwise.
-object_ptr parse_object(std::string_view text, std::string* why = nullptr) {
-  try {
-    Poco::JSON::Parser parser;
-    auto value = parser.parse(std::string{text});
-    if (value.type() == typeid(object_ptr))
-      return value.extract<object_ptr>();
-    if (why)
-      *why = "request body must be a JSON object";
-  } catch (const Poco::Exception& e) {
-    if (why)
-      *why = "invalid JSON: " + e.message();
-  }
-  return nullptr;
-}
-
-std::string stringify(const object_ptr& obj) {
-  std::ostringstream out;
-  obj->stringify(out);
-  return out.str();
-}
-
-std::string json_or_null(const std::string& text) {
+std::string text_or_null(const std::string& text) {
   return text.empty() ? "null" : json_quote(text);
 }
 
@@ -130,7 +97,7 @@ job_kind kind_of(native_endpoint endpoint) {
 std::string stringify_with_keep_alive(object_ptr obj,
                                       const std::string& keep_alive_json) {
   obj->remove("keep_alive");
-  auto text = stringify(obj);
+  auto text = to_json(obj);
   text.pop_back(); // the closing brace
   if (text.size() > 1)
     text += ",";
@@ -147,7 +114,7 @@ std::string as_embed_payload(const object_ptr& legacy) {
     out->set("input", legacy->get("prompt"));
   if (legacy->has("options"))
     out->set("options", legacy->get("options"));
-  return stringify(out);
+  return to_json(out);
 }
 
 } // namespace
@@ -214,11 +181,8 @@ std::string legacy_embedding_reply(std::string_view embed_reply) {
   std::string vector = "[]";
   if (obj && obj->isArray("embeddings") && obj->getArray("embeddings")->size() > 0) {
     auto first = obj->getArray("embeddings")->getArray(0);
-    if (first) {
-      std::ostringstream out;
-      first->stringify(out);
-      vector = out.str();
-    }
+    if (first)
+      vector = to_json(first);
   }
   return "{\"embedding\":" + vector + "}";
 }
@@ -232,10 +196,10 @@ std::string job_json(const job_status& status) {
   out += ",\"priority\":" + std::to_string(x.priority);
   out += ",\"attempt\":" + std::to_string(x.attempt);
   out += ",\"max_attempts\":" + std::to_string(x.max_attempts);
-  out += ",\"result\":" + json_or_null(x.result);
-  out += ",\"error\":" + json_or_null(x.error);
-  out += ",\"state_webhook_url\":" + json_or_null(x.state_webhook_url);
-  out += ",\"client\":" + json_or_null(x.client);
+  out += ",\"result\":" + text_or_null(x.result);
+  out += ",\"error\":" + text_or_null(x.error);
+  out += ",\"state_webhook_url\":" + text_or_null(x.state_webhook_url);
+  out += ",\"client\":" + text_or_null(x.client);
   out += ",\"queue_position\":"
          + (status.queue_position >= 0 ? std::to_string(status.queue_position)
                                        : std::string{"null"});
@@ -247,7 +211,7 @@ std::string job_json(const job_status& status) {
   out += ",\"started_at\":" + time_or_null(x.started_at_ms);
   out += ",\"finished_at\":" + time_or_null(x.finished_at_ms);
   // The payload was validated as a JSON object before it was stored.
-  out += ",\"payload\":" + (x.payload.empty() ? std::string{"null"} : x.payload);
+  out += ",\"payload\":" + json_or_null(x.payload);
   out += "}";
   return out;
 }
@@ -337,15 +301,8 @@ std::optional<std::vector<resident_model>> parse_ps_reply(std::string_view body)
       return std::nullopt;
     resident_model x;
     x.model_key = model_key(entry->getValue<std::string>(name_field));
-    if (entry->has("expires_at") && entry->get("expires_at").isString()) {
-      Poco::DateTime parsed;
-      int tz = 0;
-      if (Poco::DateTimeParser::tryParse(Poco::DateTimeFormat::ISO8601_FRAC_FORMAT,
-                                         entry->getValue<std::string>("expires_at"),
-                                         parsed, tz))
-        x.expires_at_ms = (parsed.timestamp().epochMicroseconds() / 1000)
-                          - int64_t{tz} * 1000;
-    }
+    if (auto expires = parse_rfc3339_ms(string_field(entry, "expires_at")))
+      x.expires_at_ms = *expires;
     result.push_back(std::move(x));
   }
   return result;

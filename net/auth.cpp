@@ -4,6 +4,7 @@
 
 #include <Poco/DigestEngine.h>
 #include <Poco/SHA2Engine.h>
+#include <Poco/String.h>
 
 #include "core/text.hpp"
 
@@ -22,12 +23,10 @@ bool is_model_management(const std::string& method, const std::string& path) {
 
 /// The bearer token of an Authorization header; empty when there is none.
 std::string bearer_token(const std::string& header) {
-  constexpr std::string_view scheme = "bearer ";
-  if (header.size() <= scheme.size())
+  const std::string scheme = "bearer ";
+  if (header.size() <= scheme.size()
+      || Poco::icompare(header, 0, scheme.size(), scheme) != 0)
     return {};
-  for (size_t i = 0; i < scheme.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(header[i])) != scheme[i])
-      return {};
   return trim(std::string_view{header}.substr(scheme.size()));
 }
 

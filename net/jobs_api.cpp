@@ -1,14 +1,11 @@
 #include "net/jobs_api.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <optional>
-#include <sstream>
 
 #include <Poco/Exception.h>
-#include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
+#include <Poco/String.h>
 #include <Poco/URI.h>
 
 #include "core/model_name.hpp"
@@ -19,22 +16,8 @@ namespace foreman::net {
 
 namespace {
 
-using object_ptr = Poco::JSON::Object::Ptr;
-
 request_problem bad(std::string message) {
   return request_problem{400, std::move(message)};
-}
-
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  return text;
-}
-
-std::string stringify(const object_ptr& obj) {
-  std::ostringstream out;
-  obj->stringify(out);
-  return out.str();
 }
 
 /// An integer field within [min, max]; a problem naming the field otherwise.
@@ -66,7 +49,7 @@ std::optional<request_problem> check_webhook_url(const std::string& text,
   if (!policy.allowed_hosts.empty()
       && std::none_of(policy.allowed_hosts.begin(), policy.allowed_hosts.end(),
                       [&](const std::string& host) {
-                        return lower(host) == lower(url->host);
+                        return Poco::icompare(host, url->host) == 0;
                       }))
     return bad("state_webhook_url host '" + url->host
                + "' is not allowed (FOREMAN_WEBHOOK_HOSTS)");
@@ -100,7 +83,7 @@ std::optional<int64_t> positive_integer(std::string_view text) {
 }
 
 bool is_textual(const std::string& content_type) {
-  auto type = lower(content_type);
+  auto type = Poco::toLower(content_type);
   return type.rfind("text/", 0) == 0 || type.find("json") != std::string::npos;
 }
 
@@ -111,16 +94,10 @@ parse_job_submission(std::string_view body, const webhook_policy& policy) {
   static const char* const known[] = {"kind", "model", "payload", "priority",
                                       "max_attempts", "state_webhook_url",
                                       "idempotency_key"};
-  object_ptr obj;
-  try {
-    Poco::JSON::Parser parser;
-    auto value = parser.parse(std::string{body});
-    if (value.type() != typeid(object_ptr))
-      return bad("request body must be a JSON object");
-    obj = value.extract<object_ptr>();
-  } catch (const Poco::Exception& e) {
-    return bad("invalid JSON: " + e.message());
-  }
+  std::string why;
+  auto obj = parse_object(body, &why);
+  if (!obj)
+    return bad(why);
   std::vector<std::string> names;
   obj->getNames(names);
   for (auto& name : names)
@@ -154,7 +131,7 @@ parse_job_submission(std::string_view body, const webhook_policy& policy) {
   } else {
     payload->set("model", spec.model);
   }
-  auto checked = parse_native_request(endpoint_of(spec.kind), stringify(payload));
+  auto checked = parse_native_request(endpoint_of(spec.kind), to_json(payload));
   if (auto problem = std::get_if<request_problem>(&checked))
     return bad("payload: " + problem->message);
   spec.payload = std::get<inference_call>(checked).spec.payload;

@@ -1,24 +1,10 @@
 #include "net/stream_aggregator.hpp"
 
-#include <sstream>
-
-#include <Poco/Exception.h>
-#include <Poco/JSON/Array.h>
-#include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
+#include "net/json_util.hpp"
 
 namespace foreman::net {
 
 namespace {
-
-using object_ptr = Poco::JSON::Object::Ptr;
-using array_ptr = Poco::JSON::Array::Ptr;
-
-std::string string_field(const object_ptr& obj, const std::string& key) {
-  if (obj && obj->has(key) && obj->get(key).isString())
-    return obj->getValue<std::string>(key);
-  return {};
-}
 
 void append_all(const array_ptr& from, array_ptr& to) {
   for (size_t i = 0; i < from->size(); ++i)
@@ -45,15 +31,7 @@ stream_aggregator::stream_aggregator(job_kind kind)
 stream_aggregator::~stream_aggregator() = default;
 
 std::optional<std::string> stream_aggregator::add(std::string_view line) {
-  object_ptr chunk;
-  try {
-    Poco::JSON::Parser parser;
-    auto value = parser.parse(std::string{line});
-    if (value.type() == typeid(object_ptr))
-      chunk = value.extract<object_ptr>();
-  } catch (const Poco::Exception&) {
-    // reported below
-  }
+  auto chunk = parse_object(line);
   if (!chunk)
     return "the target streamed a line that is not a JSON object";
   if (chunk->has("error"))
@@ -111,9 +89,7 @@ std::string stream_aggregator::result() const {
   }
   if (st.logprobs->size() > 0)
     out->set("logprobs", st.logprobs);
-  std::ostringstream text;
-  out->stringify(text);
-  return text.str();
+  return to_json(out);
 }
 
 } // namespace foreman::net

@@ -1,7 +1,6 @@
 #include "net/target_proxy.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <sstream>
 
 #include <Poco/Exception.h>
@@ -9,6 +8,7 @@
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/StreamCopier.h>
+#include <Poco/String.h>
 
 #include "net/json_util.hpp"
 #include "net/ollama_http.hpp"
@@ -17,24 +17,17 @@ namespace foreman::net {
 
 namespace {
 
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  return text;
-}
-
 /// Headers that describe one connection or foreman itself, never passed on.
 bool is_hop_header(const std::string& name) {
   static const char* const hop[] = {
     "host", "connection", "keep-alive", "content-length", "transfer-encoding",
     "te", "trailer", "upgrade", "proxy-authorization", "proxy-authenticate",
     "authorization", "date", "content-type", "server"};
-  auto key = lower(name);
   return std::any_of(std::begin(hop), std::end(hop),
-                     [&](const char* h) { return key == h; });
+                     [&](const char* h) { return Poco::icompare(name, h) == 0; });
 }
 
-const char* json_type = "application/json; charset=utf-8";
+const char* json_content_type = "application/json; charset=utf-8";
 
 std::string unreachable(const http_url& target, const std::string& why) {
   return error_json("cannot reach the Ollama target at " + target.origin() + ": "
@@ -162,7 +155,7 @@ void proxy_to_target(const http_url& target, const http_request& req,
     out.send(status, type.empty() ? "text/plain" : type, content.str(), headers);
   } catch (const Poco::Exception& e) {
     if (!started)
-      out.send(502, json_type, unreachable(target, e.displayText()));
+      out.send(502, json_content_type, unreachable(target, e.displayText()));
     else
       out.end_stream();
   }
