@@ -3,66 +3,11 @@
 #include <algorithm>
 #include <charconv>
 
+#include <Poco/Exception.h>
+#include <Poco/String.h>
+#include <Poco/URI.h>
+
 namespace foreman {
-
-namespace {
-
-std::optional<uint16_t> parse_port(std::string_view text) {
-  unsigned value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(),
-                                   value);
-  if (text.empty() || ec != std::errc{} || end != text.data() + text.size()
-      || value > 65535)
-    return std::nullopt;
-  return static_cast<uint16_t>(value);
-}
-
-bool is_host_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.'
-         || c == '_';
-}
-
-// host, [v6]:port, host:port; `default_port` when no port is given.
-std::optional<std::pair<std::string, uint16_t>>
-split_authority(std::string_view authority, std::optional<uint16_t> default_port) {
-  std::string_view host;
-  std::string_view port_text;
-  if (!authority.empty() && authority.front() == '[') {
-    auto close = authority.find(']');
-    if (close == std::string_view::npos)
-      return std::nullopt;
-    host = authority.substr(1, close - 1);
-    auto rest = authority.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest.front() != ':')
-        return std::nullopt;
-      port_text = rest.substr(1);
-    }
-    if (host.empty() || !std::all_of(host.begin(), host.end(), [](char c) {
-          return std::isxdigit(static_cast<unsigned char>(c)) || c == ':'
-                 || c == '.';
-        }))
-      return std::nullopt;
-  } else {
-    auto colon = authority.rfind(':');
-    host = authority.substr(0, colon);
-    if (colon != std::string_view::npos)
-      port_text = authority.substr(colon + 1);
-    if (host.empty() || !std::all_of(host.begin(), host.end(), is_host_char))
-      return std::nullopt;
-  }
-  if (port_text.empty()) {
-    if (!default_port || authority.back() == ':')
-      return std::nullopt;
-    return std::make_pair(std::string{host}, *default_port);
-  }
-  auto port = parse_port(port_text);
-  if (!port)
-    return std::nullopt;
-  return std::make_pair(std::string{host}, *port);
-}
-
-} // namespace
 
 std::string http_url::origin() const {
   auto h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
@@ -70,45 +15,61 @@ std::string http_url::origin() const {
 }
 
 std::optional<http_url> parse_http_url(std::string_view text) {
+  // Poco takes spaces and control characters into a URL's host; fragments
+  // mean nothing to a server.
   if (std::any_of(text.begin(), text.end(), [](char c) {
-        return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f;
+        return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f || c == '#';
       }))
     return std::nullopt;
-  http_url result;
-  uint16_t default_port = 0;
-  if (text.substr(0, 7) == "http://") {
-    result.scheme = "http";
-    default_port = 80;
-    text.remove_prefix(7);
-  } else if (text.substr(0, 8) == "https://") {
-    result.scheme = "https";
-    default_port = 443;
-    text.remove_prefix(8);
-  } else {
-    return std::nullopt;
+  Poco::URI uri;
+  try {
+    uri = Poco::URI{std::string{text}};
+  } catch (const Poco::Exception&) {
+    return std::nullopt; // among others, a port of 0 or above 65535
   }
-  if (text.find('#') != std::string_view::npos)
+  if ((uri.getScheme() != "http" && uri.getScheme() != "https")
+      || uri.getHost().empty() || !uri.getUserInfo().empty())
     return std::nullopt;
-  auto path_start = text.find_first_of("/?");
-  auto authority = text.substr(0, path_start);
-  if (authority.find('@') != std::string_view::npos)
-    return std::nullopt;
-  auto host_port = split_authority(authority, default_port);
-  if (!host_port || host_port->second == 0)
-    return std::nullopt;
-  result.host = host_port->first;
-  result.port = host_port->second;
-  result.path_and_query = path_start == std::string_view::npos
-                            ? std::string{"/"}
-                            : std::string{text.substr(path_start)};
-  if (result.path_and_query.front() == '?')
-    result.path_and_query.insert(0, "/");
-  return result;
+  // Without user info the authority, and so the host, follows "://".
+  auto authority = text.find("://") + 3;
+  // Poco lower-cases the host; it stays as written, so that a host compares
+  // equal to its own text.
+  auto host = uri.getHost();
+  auto written_host
+    = std::string{text.substr(authority + (text[authority] == '[' ? 1 : 0),
+                              host.size())};
+  if (Poco::icompare(written_host, host) == 0)
+    host = written_host;
+  // The path and query as written: Poco's decode-and-encode would turn an
+  // escaped slash (%2F) into a separator.
+  auto path_start = text.find_first_of("/?", authority);
+  auto path_and_query = path_start == std::string_view::npos
+                          ? std::string{"/"}
+                          : std::string{text.substr(path_start)};
+  if (path_and_query.front() == '?')
+    path_and_query.insert(0, "/");
+  return http_url{uri.getScheme(), std::move(host), uri.getPort(),
+                  std::move(path_and_query)};
 }
 
 std::optional<std::pair<std::string, uint16_t>>
 parse_host_port(std::string_view text) {
-  return split_authority(text, std::nullopt);
+  // Split here rather than by Poco::URI, which refuses port 0 ("any free
+  // port" for a listening socket).
+  auto colon = text.rfind(':');
+  if (colon == std::string_view::npos)
+    return std::nullopt;
+  auto port_text = text.substr(colon + 1);
+  unsigned port = 0;
+  auto [end, ec] = std::from_chars(port_text.data(),
+                                   port_text.data() + port_text.size(), port);
+  if (port_text.empty() || ec != std::errc{}
+      || end != port_text.data() + port_text.size() || port > 65535)
+    return std::nullopt;
+  auto host = parse_http_url("http://" + std::string{text.substr(0, colon)});
+  if (!host || host->path_and_query != "/")
+    return std::nullopt;
+  return std::make_pair(host->host, static_cast<uint16_t>(port));
 }
 
 bool is_loopback_host(const std::string& host) {

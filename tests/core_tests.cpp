@@ -115,6 +115,24 @@ BOOST_AUTO_TEST_CASE(http_urls_split_into_parts) {
   BOOST_TEST(parse_http_url("http://[::1]:8080/")->host == "::1");
 }
 
+BOOST_AUTO_TEST_CASE(paths_and_hosts_stay_as_written) {
+  auto url = parse_http_url("http://Hooks.Example:8080/a%2Fb?c=%20");
+  BOOST_REQUIRE(url);
+  BOOST_TEST(url->host == "Hooks.Example");
+  BOOST_TEST(url->path_and_query == "/a%2Fb?c=%20");
+  BOOST_TEST(parse_http_url("http://h?x=1")->path_and_query == "/?x=1");
+}
+
+BOOST_AUTO_TEST_CASE(listen_addresses_take_port_zero) {
+  auto any = parse_host_port("127.0.0.1:0");
+  BOOST_REQUIRE(any);
+  BOOST_TEST(any->first == "127.0.0.1");
+  BOOST_TEST(any->second == 0);
+  BOOST_TEST(parse_host_port("[::1]:11435")->first == "::1");
+  for (auto text : {"nowhere", "h:", ":80", "h:65536", "h/x:80", "u@h:80"})
+    BOOST_TEST(!parse_host_port(text).has_value(), "accepted " << text);
+}
+
 BOOST_AUTO_TEST_CASE(bad_urls_are_rejected) {
   for (auto text : {"ftp://x", "http://", "http://:80", "http://a:99999",
                     "http://u@h/", "http://h/#frag", "http://h /", "localhost:1"})
