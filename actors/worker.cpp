@@ -354,8 +354,7 @@ void start_call_clock(worker_pointer self) {
 }
 
 void complete(worker_pointer self, const job& j, const target_reply& reply) {
-  job_completion completion{j.id, net::result_text(j.kind, reply.body),
-                            "application/json", reply.body};
+  job_completion completion{j.id, "application/json", reply.body};
   self->request(self->state.store, caf::infinite, std::move(completion))
     .then(
       [=](const job& done) {

@@ -456,9 +456,25 @@ bool worth_showing(const object_ptr& job, const std::string& name, bool queued) 
   return name != "error" || !is_null(job, name);
 }
 
+/// A done job's answer as `show` prints it: the text of a chat or generate
+/// reply, the number of an embed reply's vectors (--json has the whole
+/// answer); nullopt for another shape.
+std::optional<std::string> answer_summary(const object_ptr& result) {
+  if (auto message = result->getObject("message"))
+    return text_of(message, "content");
+  if (result->has("response"))
+    return text_of(result, "response");
+  if (auto embeddings = result->getArray("embeddings"))
+    return std::to_string(embeddings->size()) + " embeddings";
+  return std::nullopt;
+}
+
 std::string show_value(const object_ptr& job, const std::string& name, time_point now) {
   if (name == "estimated_start_at" && is_null(job, name))
     return "not yet known (no run timed yet)";
+  if (auto result = name == "result" ? job->getObject(name) : nullptr)
+    if (auto answer = answer_summary(result))
+      return truncate_to_width(*answer, max_value_width);
   auto text = text_of(job, name);
   auto when = name.size() > 3 && name.compare(name.size() - 3, 3, "_at") == 0
                   && !is_null(job, name)

@@ -65,7 +65,8 @@ struct job {
   int32_t attempt = 0;
   int32_t max_attempts = 1;
   std::string payload;
-  /// The answer's text (chat/generate content) once done.
+  /// The target's whole final answer, a JSON object (the completion
+  /// artifact), once done; empty before.
   std::string result;
   std::string error;
   std::string state_webhook_url;
@@ -111,18 +112,18 @@ typename Inspector::result_type inspect(Inspector& f, job_transition& x) {
            x.starts_attempt, x.not_before_ms, x.refunds_attempt);
 }
 
-/// A job's successful end: result text plus the completion artifact,
-/// stored with the `done` transition in one transaction.
+/// A job's successful end: the completion artifact (the target's whole
+/// answer, which is also the job's result), stored with the `done`
+/// transition in one transaction.
 struct job_completion {
   int64_t job_id = 0;
-  std::string result;
   std::string artifact_content_type;
   std::string artifact_data;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_completion& x) {
-  return f(caf::meta::type_name("job_completion"), x.job_id, x.result,
+  return f(caf::meta::type_name("job_completion"), x.job_id,
            x.artifact_content_type, x.artifact_data);
 }
 

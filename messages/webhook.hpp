@@ -42,7 +42,7 @@ struct webhook_event {
   int64_t at_ms = 0;
   std::string model;
   int32_t attempt = 0;
-  /// Set on done.
+  /// Set on done: the job's result, the target's whole answer (JSON).
   std::string result;
   /// Set on failed.
   std::string error;

@@ -196,7 +196,8 @@ std::string job_json(const job_status& status) {
   out += ",\"priority\":" + std::to_string(x.priority);
   out += ",\"attempt\":" + std::to_string(x.attempt);
   out += ",\"max_attempts\":" + std::to_string(x.max_attempts);
-  out += ",\"result\":" + text_or_null(x.result);
+  // The target's whole answer, checked to be a JSON object when it came.
+  out += ",\"result\":" + json_or_null(x.result);
   out += ",\"error\":" + text_or_null(x.error);
   out += ",\"state_webhook_url\":" + text_or_null(x.state_webhook_url);
   out += ",\"client\":" + text_or_null(x.client);
@@ -259,24 +260,6 @@ std::optional<std::string> reply_problem(job_kind kind, std::string_view body) {
   if (!obj->has("done"))
     return std::string{"the target's reply has no done field"};
   return std::nullopt;
-}
-
-std::string result_text(job_kind kind, std::string_view reply_body) {
-  // Embeddings have no text; their replies can be large.
-  if (kind == job_kind::embed)
-    return {};
-  auto obj = parse_object(reply_body);
-  if (!obj)
-    return {};
-  if (kind == job_kind::chat && obj->isObject("message")) {
-    auto message = obj->getObject("message");
-    if (message->has("content") && message->get("content").isString())
-      return message->getValue<std::string>("content");
-  }
-  if (kind == job_kind::generate && obj->has("response")
-      && obj->get("response").isString())
-    return obj->getValue<std::string>("response");
-  return {};
 }
 
 std::string error_message(std::string_view body) {

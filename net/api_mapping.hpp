@@ -65,10 +65,6 @@ std::string target_path(job_kind kind);
 /// otherwise says what is wrong.
 std::optional<std::string> reply_problem(job_kind kind, std::string_view body);
 
-/// The answer's text for a job's result column: message.content for chat,
-/// response for generate, empty for embed.
-std::string result_text(job_kind kind, std::string_view reply_body);
-
 /// The `error` text of a target's error body, or the body itself.
 std::string error_message(std::string_view body);
 

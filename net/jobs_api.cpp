@@ -281,7 +281,7 @@ std::string webhook_event_json(const webhook_event& x,
   out += ",\"model\":" + json_quote(x.model);
   out += ",\"attempt\":" + std::to_string(x.attempt);
   if (x.state == job_state::done) {
-    out += ",\"result\":" + json_quote(x.result);
+    out += ",\"result\":" + json_or_null(x.result);
     out += ",\"artifacts\":[";
     for (size_t i = 0; i < x.artifacts.size(); ++i) {
       auto& a = x.artifacts[i];

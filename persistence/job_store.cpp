@@ -85,15 +85,25 @@ const char* const migrations[] = {
   "  deliveries INTEGER NOT NULL DEFAULT 0,"
   "  next_attempt_at INTEGER NOT NULL);"
   "CREATE INDEX webhook_outbox_by_job ON webhook_outbox(job_id, seq);",
+  // 5: a job's result is its completion artifact, the target's whole answer
+  // (read from there, older jobs included), no longer the answer's text.
+  "ALTER TABLE jobs DROP COLUMN result;",
 };
 
 static_assert(sizeof(migrations) / sizeof(migrations[0])
               == job_store::latest_schema_version);
 
-constexpr const char* job_columns
+/// A job's result: its completion artifact, found by primary key.
+std::string result_of(const std::string& job_id) {
+  return "(SELECT data FROM artifacts WHERE job_id = " + job_id
+         + " AND name = 'completion')";
+}
+
+const std::string job_columns
   = "id, kind, model, state, priority, attempt, max_attempts, payload, "
-    "result, error, state_webhook_url, client, group_key, created_at, "
-    "updated_at, started_at, finished_at, not_before";
+    + result_of("jobs.id")
+    + ", error, state_webhook_url, client, group_key, created_at, "
+      "updated_at, started_at, finished_at, not_before";
 
 const std::string begin_sql = "BEGIN IMMEDIATE";
 const std::string commit_sql = "COMMIT";
@@ -106,8 +116,8 @@ const std::string insert_job_sql
     "NULLIF(?12, ''))";
 const std::string job_by_idempotency_key_sql
   = "SELECT id FROM jobs WHERE idempotency_key = ?1";
-const std::string select_job_sql = std::string{"SELECT "} + job_columns
-                                   + " FROM jobs WHERE id = ?1";
+const std::string select_job_sql
+  = "SELECT " + job_columns + " FROM jobs WHERE id = ?1";
 const std::string update_state_sql
   = "UPDATE jobs SET state = ?2, error = ?3, attempt = attempt + ?4, "
     "updated_at = ?5, "
@@ -116,8 +126,8 @@ const std::string update_state_sql
     "not_before = ?8 "
     "WHERE id = ?1";
 const std::string finish_job_sql
-  = "UPDATE jobs SET state = 'done', result = ?2, error = '', updated_at = ?3, "
-    "finished_at = ?3 WHERE id = ?1";
+  = "UPDATE jobs SET state = 'done', error = '', updated_at = ?2, "
+    "finished_at = ?2 WHERE id = ?1";
 const std::string upsert_artifact_sql
   = "INSERT OR REPLACE INTO artifacts (job_id, name, content_type, data, "
     "created_at) VALUES (?1, ?2, ?3, ?4, ?5)";
@@ -158,7 +168,7 @@ const std::string outbox_head
     "INDEXED BY webhook_outbox_by_job WHERE job_id = o.job_id) ";
 const std::string due_events_sql
   = "SELECT o.seq, o.job_id, o.url, o.state, o.previous_state, o.created_at, "
-    "o.attempt, o.deliveries, j.model, j.result, j.error"
+    "o.attempt, o.deliveries, j.model, " + result_of("j.id") + ", j.error"
     + outbox_head + "AND o.next_attempt_at <= ?1 ORDER BY o.seq LIMIT ?2";
 const std::string next_due_sql
   = "SELECT min(o.next_attempt_at)" + outbox_head
@@ -176,7 +186,7 @@ const std::string count_events_sql = "SELECT count(*) FROM webhook_outbox";
 /// The listing query for the filters a query uses, newest first; each
 /// filter is an indexed column, so SQLite walks one index in id order.
 std::string list_jobs_sql(const job_query& q) {
-  std::string sql = std::string{"SELECT "} + job_columns + " FROM jobs WHERE 1";
+  std::string sql = "SELECT " + job_columns + " FROM jobs WHERE 1";
   if (q.by_state)
     sql += " AND state = ?1";
   if (!q.model_key.empty())
@@ -581,7 +591,7 @@ job job_store::complete(const job_completion& completion, int64_t now_ms) {
       throw invalid_transition_error{
         "job " + std::to_string(completion.job_id) + " cannot go from "
         + to_string(current.state) + " to done"};
-    impl_->prepared(finish_job_sql).bind(completion.job_id, completion.result, now_ms).run();
+    impl_->prepared(finish_job_sql).bind(completion.job_id, now_ms).run();
     impl_->prepared(upsert_artifact_sql)
       .bind(completion.job_id, std::string{"completion"},
              completion.artifact_content_type, completion.artifact_data, now_ms)

@@ -37,8 +37,9 @@ class job_store {
 public:
   /// Schema versions: 1 = jobs and artifacts, 2 = the queue indexes,
   /// 3 = fair turns, load-option groups and retry backoff, 4 = idempotency
-  /// keys and the webhook outbox.
-  static constexpr int latest_schema_version = 4;
+  /// keys and the webhook outbox, 5 = the result read from the completion
+  /// artifact.
+  static constexpr int latest_schema_version = 5;
 
   /// Opens or creates the database at `path` and migrates it up to
   /// `schema_version`. Throws store_error naming the file and the problem.
@@ -85,7 +86,8 @@ public:
   /// or invalid_transition_error.
   job apply(const job_transition& change, int64_t now_ms);
 
-  /// working -> done with result and completion artifact, in one transaction.
+  /// working -> done with the completion artifact (the job's result), in
+  /// one transaction.
   job complete(const job_completion& completion, int64_t now_ms);
 
   std::vector<artifact_info> artifacts(int64_t job_id);

@@ -40,7 +40,13 @@ BOOST_AUTO_TEST_CASE(a_chat_is_stored_run_and_answered) {
   auto stored = job_of(res);
   BOOST_TEST(stored->getValue<std::string>("state") == "done");
   BOOST_TEST(stored->getValue<std::string>("kind") == "chat");
-  BOOST_TEST(stored->getValue<std::string>("result") == "llama3.2 says: hello there");
+  // The job's result is the whole answer, statistics included.
+  auto result = stored->getObject("result");
+  BOOST_REQUIRE(result);
+  BOOST_TEST(result->getObject("message")->getValue<std::string>("content")
+             == "llama3.2 says: hello there");
+  BOOST_TEST(result->getValue<std::string>("done_reason") == "stop");
+  BOOST_TEST(result->has("eval_count"));
   BOOST_TEST(stored->getValue<int>("attempt") == 1);
   // The completion artifact holds the reply the caller got.
   auto counters = target.counters();

@@ -268,6 +268,12 @@ BOOST_AUTO_TEST_CASE(show_lists_a_done_job_and_its_artifacts) {
   BOOST_TEST(!shown.has_line_starting("queue_position"));
   BOOST_TEST(!shown.has_line_starting("estimated_start_at"));
   BOOST_TEST(shown.has_line_starting("finished_at"));
+  // The result is the answer's text; --json has the whole answer.
+  auto result_line = std::find_if(shown.lines.begin(), shown.lines.end(),
+                                  [](auto& line) { return line.rfind("result ", 0) == 0; });
+  BOOST_REQUIRE(result_line != shown.lines.end());
+  BOOST_TEST(words_of(*result_line)
+             == (std::vector<std::string>{"result", "llama3.2", "says:", "hi"}));
   BOOST_TEST(shown.has_line_starting("artifacts:"));
   auto listing = http_request("GET", fx.base + "/jobs/" + id + "/artifacts");
   auto artifact = parse_json(listing.body)->getArray("artifacts")->getObject(0);

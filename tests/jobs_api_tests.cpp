@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <map>
+#include <sstream>
 #include <thread>
 
 #include <Poco/DigestEngine.h>
@@ -39,6 +40,15 @@ std::string hooked_body(const std::string& model, const std::string& url,
                         const std::string& extra = "") {
   return job_body(model, R"("state_webhook_url":")" + url + "\""
                            + (extra.empty() ? "" : "," + extra));
+}
+
+/// An object as JSON text, its keys sorted (as the fixture's parser keeps
+/// them), for comparing two objects.
+std::string json_text(const object_ptr& object) {
+  BOOST_REQUIRE(object);
+  std::ostringstream out;
+  object->stringify(out);
+  return out.str();
 }
 
 /// Submits a job; its id.
@@ -114,7 +124,9 @@ BOOST_AUTO_TEST_CASE(a_submitted_job_runs_and_its_events_arrive_in_order) {
   BOOST_TEST(events[0]->getValue<int>("attempt") == 0);
   auto done = events[3];
   BOOST_TEST(done->getValue<int>("attempt") == 1);
-  BOOST_TEST(done->getValue<std::string>("result") == fx.job(id)->getValue<std::string>("result"));
+  // The result is the whole answer, as the job shows it.
+  BOOST_TEST(json_text(done->getObject("result"))
+             == json_text(fx.job(id)->getObject("result")));
   auto artifacts = done->getArray("artifacts");
   BOOST_REQUIRE_EQUAL(artifacts->size(), 1u);
   auto completion = artifacts->getObject(0);
@@ -122,6 +134,7 @@ BOOST_AUTO_TEST_CASE(a_submitted_job_runs_and_its_events_arrive_in_order) {
   BOOST_TEST(completion->getValue<std::string>("content_type") == "application/json");
   auto bytes = http_request("GET", fx.base + "/jobs/" + id + "/artifacts/completion");
   BOOST_TEST(completion->getValue<std::string>("data") == bytes.body);
+  BOOST_TEST(json_text(parse_json(bytes.body)) == json_text(done->getObject("result")));
   BOOST_TEST(completion->getValue<size_t>("size") == bytes.body.size());
   // The event ids increase, so receivers can drop duplicates.
   auto received = receiver.received();
@@ -129,6 +142,29 @@ BOOST_AUTO_TEST_CASE(a_submitted_job_runs_and_its_events_arrive_in_order) {
     BOOST_TEST(std::stoll(received[i].headers.at("X-Foreman-Event-Id"))
                > std::stoll(received[i - 1].headers.at("X-Foreman-Event-Id")));
   BOOST_TEST(received[0].headers.count("X-Foreman-Signature") == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(every_kind_has_its_whole_answer_as_result) {
+  service_fixture fx{fast_fake};
+  auto generated = submit(fx, R"({"kind":"generate","model":"qwen2.5",)"
+                              R"("payload":{"prompt":"hi"}})");
+  auto embedded = submit(fx, R"({"kind":"embed","model":"all-minilm",)"
+                             R"("payload":{"input":["a","b"]}})");
+  for (auto& id : {generated, embedded})
+    BOOST_REQUIRE(eventually([&] { return fx.state_of(id) == "done"; }));
+  auto generate_result = fx.job(generated)->getObject("result");
+  BOOST_REQUIRE(generate_result);
+  BOOST_TEST(!generate_result->getValue<std::string>("response").empty());
+  BOOST_TEST(generate_result->has("eval_count"));
+  auto embed_result = fx.job(embedded)->getObject("result");
+  BOOST_REQUIRE(embed_result);
+  BOOST_TEST(embed_result->getArray("embeddings")->size() == 2u);
+  // Listings carry the same objects.
+  auto listed = parse_json(http_request("GET", fx.base + "/jobs").body)->getArray("jobs");
+  BOOST_REQUIRE_EQUAL(listed->size(), 2u);
+  BOOST_TEST(json_text(listed->getObject(0)->getObject("result")) == json_text(embed_result));
+  BOOST_TEST(json_text(listed->getObject(1)->getObject("result"))
+             == json_text(generate_result));
 }
 
 BOOST_AUTO_TEST_CASE(a_failed_job_reports_its_error) {

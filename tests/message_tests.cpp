@@ -77,7 +77,7 @@ BOOST_AUTO_TEST_CASE(job_messages_roundtrip) {
   check_roundtrip(insert_atom_v, spec);
   check_roundtrip(sample_job());
   check_roundtrip(job_transition{42, job_state::queued, "no route", true, 99});
-  check_roundtrip(job_completion{42, "text", "application/json", "{}"});
+  check_roundtrip(job_completion{42, "application/json", "{}"});
   check_roundtrip(job_outcome{sample_job(), 404, R"({"error":"x"})"});
   check_roundtrip(candidates_atom_v, std::vector<std::string>{"a:latest|", "b:1b|"},
                   int64_t{1700000000000});

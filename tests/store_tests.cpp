@@ -76,9 +76,9 @@ BOOST_AUTO_TEST_CASE(a_job_runs_through_its_states) {
   auto working = db->apply({id, job_state::working, "", false}, 3000);
   BOOST_TEST(working.attempt == 1);
   BOOST_TEST(working.started_at_ms == 2000);
-  auto done = db->complete({id, "hi", "application/json", R"({"done":true})"}, 4000);
+  auto done = db->complete({id, "application/json", R"({"done":true})"}, 4000);
   BOOST_TEST((done.state == job_state::done));
-  BOOST_TEST(done.result == "hi");
+  BOOST_TEST(done.result == R"({"done":true})");
   BOOST_TEST(done.finished_at_ms == 4000);
   auto listed = db->artifacts(id);
   BOOST_REQUIRE(listed.size() == 1u);
@@ -91,7 +91,7 @@ BOOST_AUTO_TEST_CASE(a_job_runs_through_its_states) {
 
 BOOST_AUTO_TEST_CASE(illegal_transitions_change_nothing) {
   auto id = db->insert(chat_spec("a"), 1000).id;
-  BOOST_CHECK_THROW(db->complete({id, "", "application/json", "{}"}, 2000),
+  BOOST_CHECK_THROW(db->complete({id, "application/json", "{}"}, 2000),
                     invalid_transition_error);
   BOOST_CHECK_THROW(db->apply({id, job_state::done, "", false}, 2000),
                     invalid_transition_error);
@@ -231,7 +231,7 @@ BOOST_AUTO_TEST_CASE(interrupted_jobs_are_requeued_at_start) {
   db->apply({loading, job_state::loading, "", true}, 2000);
   db->apply({working, job_state::working, "", true}, 2000);
   db->apply({done, job_state::working, "", true}, 2000);
-  db->complete({done, "", "application/json", "{}"}, 3000);
+  db->complete({done, "application/json", "{}"}, 3000);
   db.reset(); // the crash
   job_store reopened{db_path};
   BOOST_TEST(reopened.requeue_interrupted(4000) == 2);
@@ -256,7 +256,9 @@ BOOST_AUTO_TEST_CASE(a_database_from_schema_version_2_migrates_with_its_jobs) {
   BOOST_TEST(current.schema_version() == job_store::latest_schema_version);
   auto done = *current.find(1);
   BOOST_TEST((done.state == job_state::done));
-  BOOST_TEST(done.result == "llama3.2 says: done before");
+  // Its result is now the whole answer, the completion artifact, no longer
+  // the answer's text that schema 2 stored.
+  BOOST_TEST(done.result == R"({"done":true})");
   BOOST_TEST(current.find_artifact(1, "completion")->data == R"({"done":true})");
   BOOST_TEST(current.find(2)->state_webhook_url == "http://127.0.0.1:9/hook");
   BOOST_TEST(current.find(3)->group_key == "mistral:latest|");
@@ -341,7 +343,7 @@ BOOST_AUTO_TEST_CASE(the_actor_answers_with_jobs_and_named_errors) {
                BOOST_TEST(has_code(err, foreman_errc::job_not_found));
              });
   self->request(store, std::chrono::seconds{10},
-                job_completion{stored.id, "", "application/json", "{}"})
+                job_completion{stored.id, "application/json", "{}"})
     .receive([&](const job&) { BOOST_FAIL("completed a queued job"); },
              [&](const caf::error& err) {
                BOOST_TEST(has_code(err, foreman_errc::invalid_transition));
@@ -394,7 +396,7 @@ BOOST_AUTO_TEST_CASE(every_transition_writes_an_event_in_its_transaction) {
   auto id = db->insert(hooked_spec("a"), 1000).id;
   db->apply({id, job_state::loading, "", true}, 2000);
   db->apply({id, job_state::working, "", false}, 3000);
-  db->complete({id, "hi", "application/json", R"({"done":true})"}, 4000);
+  db->complete({id, "application/json", R"({"done":true})"}, 4000);
   // Jobs without a webhook URL write nothing.
   BOOST_TEST(db->pending_events() == 4);
   // Only the oldest event of a job is due at a time.
@@ -414,7 +416,7 @@ BOOST_AUTO_TEST_CASE(every_transition_writes_an_event_in_its_transaction) {
                    + to_string(next.events[0].state));
     if (next.events[0].state == job_state::done) {
       auto& done = next.events[0];
-      BOOST_TEST(done.result == "hi");
+      BOOST_TEST(done.result == R"({"done":true})");
       BOOST_TEST(done.attempt == 1);
       BOOST_REQUIRE_EQUAL(done.artifacts.size(), 1u);
       BOOST_TEST(done.artifacts[0].inlined);
@@ -430,7 +432,7 @@ BOOST_AUTO_TEST_CASE(every_transition_writes_an_event_in_its_transaction) {
 
 BOOST_AUTO_TEST_CASE(a_failed_transition_writes_no_event) {
   auto id = db->insert(hooked_spec("a"), 1000).id;
-  BOOST_CHECK_THROW(db->complete({id, "", "application/json", "{}"}, 2000),
+  BOOST_CHECK_THROW(db->complete({id, "application/json", "{}"}, 2000),
                     invalid_transition_error);
   BOOST_TEST(db->pending_events() == 1);
 }
@@ -438,7 +440,7 @@ BOOST_AUTO_TEST_CASE(a_failed_transition_writes_no_event) {
 BOOST_AUTO_TEST_CASE(large_artifacts_are_not_inlined) {
   auto id = db->insert(hooked_spec("a"), 1000).id;
   db->apply({id, job_state::working, "", true}, 2000);
-  db->complete({id, "", "application/json", std::string(100, 'x')}, 3000);
+  db->complete({id, "application/json", std::string(100, 'x')}, 3000);
   for (int i = 0; i < 2; ++i)
     db->event_delivered(db->due_events(4000, 10, 99).events.at(0).seq);
   auto done = db->due_events(4000, 10, 99).events.at(0);
@@ -526,7 +528,7 @@ BOOST_AUTO_TEST_CASE(the_actor_wakes_its_listener_and_serves_artifacts) {
   self->receive([](wake_atom) {},
                 caf::after(std::chrono::seconds{10}) >> [] { BOOST_FAIL("no wake"); });
   BOOST_REQUIRE(ask(job_transition{1, job_state::working, "", true}));
-  BOOST_REQUIRE(ask(job_completion{1, "hi", "application/json", "{}"}));
+  BOOST_REQUIRE(ask(job_completion{1, "application/json", "{}"}));
   self->request(store, std::chrono::seconds{10}, artifacts_atom_v, int64_t{1})
     .receive(
       [&](const std::vector<artifact_info>& list) {
