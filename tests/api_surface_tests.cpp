@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "service_fixture.hpp"
+#include "webhook_receiver.hpp"
 
 using namespace foreman_test;
 
@@ -372,6 +373,34 @@ BOOST_AUTO_TEST_CASE(five_hundred_callers_wait_at_once) {
       BOOST_TEST_MESSAGE("caller " << i << ": " << statuses[i] << " " << answers[i]);
   BOOST_TEST(ok == callers);
   BOOST_TEST(fx.state_of("1") == "cancelled");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(pass_through)
+
+BOOST_AUTO_TEST_CASE(paths_reach_the_target_as_the_caller_sent_them) {
+  // A recording server stands in for the target, to see the request line.
+  webhook_receiver recorder;
+  service_fixture fx{three_models_two_slots("0"), [&](foreman::settings& s) {
+                       s.ollama_url = *foreman::parse_http_url(recorder.url());
+                       s.embed_model.clear();
+                     }};
+  const std::string path = "/api/blobs/sha256%3A" + std::string(64, '0');
+  // Written by hand: an HTTP client library would normalize the path itself.
+  Poco::Net::StreamSocket socket{
+    Poco::Net::SocketAddress{"127.0.0.1", fx.foreman->http_port()}};
+  socket.setReceiveTimeout(Poco::Timespan{20, 0});
+  auto request = "HEAD " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                 + "Connection: close\r\n\r\n";
+  socket.sendBytes(request.data(), static_cast<int>(request.size()));
+  // foreman answers after the target did, so the recorder has the request.
+  char answer[1024];
+  while (socket.receiveBytes(answer, sizeof answer) > 0)
+    continue;
+  auto received = recorder.received();
+  BOOST_TEST(std::any_of(received.begin(), received.end(),
+                         [&](const received_request& x) { return x.path == path; }));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
