@@ -80,9 +80,14 @@ service::service(caf::actor_system& sys, const settings& config)
   auto db = std::make_shared<job_store>(config.db_path,
                                        job_store::latest_schema_version,
                                        config.db_sync_full);
-  if (auto n = db->requeue_interrupted(now_unix_ms()); n > 0)
-    log_info("store", std::to_string(n)
+  auto interrupted = db->requeue_interrupted(now_unix_ms());
+  if (interrupted.requeued > 0)
+    log_info("store", std::to_string(interrupted.requeued)
                         + " interrupted job(s) back in the queue");
+  if (interrupted.failed > 0)
+    log_warning("store", std::to_string(interrupted.failed)
+                           + " interrupted job(s) failed: their last attempt was "
+                             "interrupted");
   auto& st = *impl_;
   st.store = spawn_store(sys, std::move(db), store_config{config.max_queue});
   st.metrics = spawn_metrics(sys, st.store);

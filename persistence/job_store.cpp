@@ -148,6 +148,19 @@ const std::string health_probe_sql = "SELECT count(*) FROM sqlite_master";
 const std::string requeue_sql
   = "UPDATE jobs SET state = 'queued', updated_at = ?1 "
     "WHERE state IN ('loading', 'working')";
+// An interrupted attempt counts: a job that crashed foreman on its last
+// attempt fails instead of running again, so it cannot crash it forever.
+const std::string fail_exhausted_sql
+  = "UPDATE jobs SET state = 'failed', updated_at = ?1, finished_at = ?1, "
+    "error = 'interrupted on each of its ' || attempt || ' attempts (foreman "
+    "stopped unexpectedly while it ran)' "
+    "WHERE state IN ('loading', 'working') AND attempt >= max_attempts";
+const std::string fail_exhausted_events_sql
+  = "INSERT INTO webhook_outbox (job_id, url, state, previous_state, attempt, "
+    "created_at, next_attempt_at) "
+    "SELECT id, state_webhook_url, 'failed', state, attempt, ?1, ?1 FROM jobs "
+    "WHERE state IN ('loading', 'working') AND attempt >= max_attempts "
+    "AND state_webhook_url != ''";
 
 // -- webhook outbox ------------------------------------------------------------
 
@@ -474,11 +487,16 @@ int job_store::schema_version() const {
   return impl_->version;
 }
 
-int job_store::requeue_interrupted(int64_t now_ms) {
+interrupted_jobs job_store::requeue_interrupted(int64_t now_ms) {
   return impl_->transaction([&] {
+    interrupted_jobs outcome;
+    impl_->prepared(fail_exhausted_events_sql).bind(now_ms).run();
+    impl_->prepared(fail_exhausted_sql).bind(now_ms).run();
+    outcome.failed = sqlite3_changes(impl_->db);
     impl_->prepared(requeue_events_sql).bind(now_ms).run();
     impl_->prepared(requeue_sql).bind(now_ms).run();
-    return sqlite3_changes(impl_->db);
+    outcome.requeued = sqlite3_changes(impl_->db);
+    return outcome;
   });
 }
 

@@ -33,6 +33,13 @@ struct queue_full_error : store_error {
   using store_error::store_error;
 };
 
+/// What the start did with jobs a crash left loading or working.
+struct interrupted_jobs {
+  int requeued = 0;
+  /// Their interrupted attempt was their last.
+  int failed = 0;
+};
+
 class job_store {
 public:
   /// Schema versions: 1 = jobs and artifacts, 2 = the queue indexes,
@@ -58,12 +65,12 @@ public:
 
   int schema_version() const;
 
-  /// Puts jobs that a crash left loading or working back in the queue.
-  /// Returns how many.
+  /// Puts jobs that a crash left loading or working back in the queue, and
+  /// fails those whose interrupted attempt was their last.
   ///
   /// Every transition (this one, insert, apply, complete) of a job with a
   /// webhook URL writes its event to the outbox in the same transaction.
-  int requeue_interrupted(int64_t now_ms);
+  interrupted_jobs requeue_interrupted(int64_t now_ms);
 
   /// Stores a queued job, giving it the next fair turn of its client. With
   /// `queue_limit` > 0, throws queue_full_error when that many jobs are

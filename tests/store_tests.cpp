@@ -234,11 +234,45 @@ BOOST_AUTO_TEST_CASE(interrupted_jobs_are_requeued_at_start) {
   db->complete({done, "application/json", "{}"}, 3000);
   db.reset(); // the crash
   job_store reopened{db_path};
-  BOOST_TEST(reopened.requeue_interrupted(4000) == 2);
+  BOOST_TEST(reopened.requeue_interrupted(4000).requeued == 2);
   BOOST_TEST((reopened.find(loading)->state == job_state::queued));
   BOOST_TEST((reopened.find(working)->state == job_state::queued));
   BOOST_TEST((reopened.find(done)->state == job_state::done));
   BOOST_TEST(reopened.count_in_state(job_state::queued) == 2);
+}
+
+BOOST_AUTO_TEST_CASE(a_job_interrupted_on_its_last_attempt_fails_at_start) {
+  auto spec = chat_spec("a");
+  spec.max_attempts = 2;
+  spec.state_webhook_url = "http://127.0.0.1:9/hook";
+  auto id = db->insert(spec, 1000).id;
+  // Each crash interrupts an attempt; the second was its last.
+  db->apply({id, job_state::working, "", true}, 2000);
+  db.reset();
+  auto first = std::make_unique<job_store>(db_path);
+  BOOST_TEST(first->requeue_interrupted(3000).requeued == 1);
+  first->apply({id, job_state::working, "", true}, 4000);
+  first.reset();
+  job_store second{db_path};
+  auto outcome = second.requeue_interrupted(5000);
+  BOOST_TEST(outcome.requeued == 0);
+  BOOST_TEST(outcome.failed == 1);
+  auto failed = *second.find(id);
+  BOOST_TEST((failed.state == job_state::failed));
+  BOOST_TEST(failed.attempt == 2);
+  BOOST_TEST(failed.error.find("interrupted on each of its 2 attempts") != std::string::npos,
+             failed.error);
+  // Its webhook hears the end like any other, after its earlier events.
+  std::vector<job_state> heard;
+  for (int i = 0; i < 10; ++i) {
+    auto due = second.due_events(5000, 100, 0);
+    if (due.events.empty())
+      break;
+    heard.push_back(due.events.front().state);
+    second.event_delivered(due.events.front().seq);
+  }
+  BOOST_REQUIRE(!heard.empty());
+  BOOST_TEST((heard.back() == job_state::failed));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -262,7 +296,7 @@ BOOST_AUTO_TEST_CASE(a_database_from_schema_version_2_migrates_with_its_jobs) {
   BOOST_TEST(current.find_artifact(1, "completion")->data == R"({"done":true})");
   BOOST_TEST(current.find(2)->state_webhook_url == "http://127.0.0.1:9/hook");
   BOOST_TEST(current.find(3)->group_key == "mistral:latest|");
-  BOOST_TEST(current.requeue_interrupted(1800000000000) == 1);
+  BOOST_TEST(current.requeue_interrupted(1800000000000).requeued == 1);
   // Job 2 has priority 5; job 3 waits behind it.
   auto candidates = current.candidates({}, 1800000000000).jobs;
   BOOST_TEST(*choose_next_job(candidates, {}, 1800000000000, {}) == 2);
@@ -471,7 +505,7 @@ BOOST_AUTO_TEST_CASE(the_requeue_at_start_is_an_event_and_events_survive_reopeni
   db->apply({id, job_state::working, "", true}, 2000);
   db.reset(); // the crash
   job_store reopened{db_path};
-  BOOST_TEST(reopened.requeue_interrupted(3000) == 1);
+  BOOST_TEST(reopened.requeue_interrupted(3000).requeued == 1);
   BOOST_TEST(reopened.pending_events() == 3);
   for (int i = 0; i < 2; ++i)
     reopened.event_delivered(reopened.due_events(4000, 10, 0).events.at(0).seq);
