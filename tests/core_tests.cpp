@@ -36,6 +36,32 @@ BOOST_AUTO_TEST_CASE(go_rejects_what_go_rejects) {
     BOOST_TEST(!parse_go_duration(text).has_value(), "accepted " << text);
 }
 
+BOOST_AUTO_TEST_CASE(rejections_carry_gos_error_text) {
+  // Ollama answers a bad keep_alive with these texts (ollama-api.md §4).
+  const std::map<std::string, std::string> expected{
+    {"10", R"(time: missing unit in duration "10")"},
+    {"-1", R"(time: missing unit in duration "-1")"},
+    {"1.5.5h", R"(time: missing unit in duration "1.5.5h")"},
+    {"1d", R"(time: unknown unit "d" in duration "1d")"},
+    {"5M", R"(time: unknown unit "M" in duration "5M")"},
+    {"10min", R"(time: unknown unit "min" in duration "10min")"},
+    {"5 m", R"(time: unknown unit " m" in duration "5 m")"},
+    {"", R"(time: invalid duration "")"},
+    {"abc", R"(time: invalid duration "abc")"},
+    {" 5m", R"(time: invalid duration " 5m")"},
+    {".s", R"(time: invalid duration ".s")"},
+    {"99999999999999h", R"(time: invalid duration "99999999999999h")"},
+    {"\"\\\n", R"(time: invalid duration "\"\\\x0a")"},
+    {"1\xC3\xA9", R"(time: unknown unit "\xc3\xa9" in duration "1\xc3\xa9")"},
+  };
+  for (auto& [text, message] : expected) {
+    auto parsed = read_go_duration(text);
+    BOOST_TEST_REQUIRE(std::holds_alternative<std::string>(parsed), "accepted " << text);
+    BOOST_TEST(std::get<std::string>(parsed) == message);
+  }
+  BOOST_TEST(std::get<int64_t>(read_go_duration("1h30m")) == 5'400'000'000'000);
+}
+
 BOOST_AUTO_TEST_CASE(settings_durations_take_seconds_or_units) {
   BOOST_TEST(*parse_seconds_or_duration_ms("30") == 30'000);
   BOOST_TEST(*parse_seconds_or_duration_ms("30s") == 30'000);
