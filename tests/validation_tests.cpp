@@ -8,6 +8,7 @@
 #include <set>
 
 #include "service_fixture.hpp"
+#include "webhook_receiver.hpp"
 
 using namespace foreman_test;
 
@@ -16,6 +17,16 @@ namespace {
 /// A few milliseconds per token: the legitimate job is still queued or
 /// running while the hostile requests arrive.
 const std::vector<std::string> slow_fake = three_models_two_slots("20");
+
+const std::string admin_key = "validation-admin-key-0123";
+
+http_headers bearer() {
+  return {{"Authorization", "Bearer " + admin_key}};
+}
+
+void with_admin_key(foreman::settings& s) {
+  s.api_keys = {{admin_key, foreman::key_scope::admin}};
+}
 
 struct hostile_request {
   std::string path;
@@ -281,4 +292,110 @@ BOOST_AUTO_TEST_CASE(a_jobs_payload_is_checked_as_its_endpoint_checks_it) {
   expect_refused(fx, requests);
   expect_done(fx, legitimate);
   BOOST_TEST((listed_ids(fx) == std::set<std::string>{legitimate}));
+}
+
+BOOST_AUTO_TEST_CASE(webhooks_nobody_can_receive_are_refused_without_keys) {
+  webhook_receiver receiver;
+  service_fixture fx{slow_fake};
+  // Without keys a loopback receiver is fine: foreman trusts its callers.
+  auto legitimate
+    = submit(fx, chat_job(R"(,"state_webhook_url":")" + receiver.url() + "\""));
+  auto hooked = [](const std::string& url) {
+    return chat_job(R"(,"state_webhook_url":")" + url + "\"");
+  };
+  const std::string unreachable = "; no receiver can be reached there";
+  const std::string link_local
+    = "; link-local addresses (such as cloud metadata services) "
+      "are refused unless FOREMAN_WEBHOOK_HOSTS names the host";
+  const std::string ambiguous
+    = "is ambiguous: write an IPv4 address as four decimal numbers, "
+      "e.g. ";
+  auto long_url = [](size_t size) {
+    std::string url = "http://hooks.example/";
+    return url + std::string(size - url.size(), 'x');
+  };
+  auto unresolvable = std::string(64, 'x') + ".example";
+  std::vector<hostile_request> requests{
+    {"/jobs", hooked("http://0.0.0.0/"), 400,
+     "state_webhook_url host '0.0.0.0' is an unspecified address" + unreachable},
+    {"/jobs", hooked("http://[::]:8080/hook"), 400,
+     "state_webhook_url host '::' resolves to ::, an unspecified address"
+       + unreachable},
+    {"/jobs", hooked("http://224.0.0.1/"), 400,
+     "state_webhook_url host '224.0.0.1' is a multicast address" + unreachable},
+    {"/jobs", hooked("http://[ff02::1]/"), 400,
+     "state_webhook_url host 'ff02::1' is a multicast address" + unreachable},
+    {"/jobs", hooked("http://169.254.169.254/latest/meta-data/"), 400,
+     "state_webhook_url host '169.254.169.254' is a link-local address" + link_local},
+    {"/jobs", hooked("http://[fe80::1]/"), 400,
+     "state_webhook_url host 'fe80::1' is a link-local address" + link_local},
+    {"/jobs", hooked("http://2130706433/"), 400,
+     "state_webhook_url host '2130706433' " + ambiguous + "127.0.0.1"},
+    {"/jobs", hooked("http://0x7f.1/"), 400,
+     "state_webhook_url host '0x7f.1' " + ambiguous + "127.0.0.1"},
+    {"/jobs", hooked("http://" + unresolvable + "/"), 400,
+     "state_webhook_url host '" + unresolvable + "' does not resolve to an address"},
+    {"/jobs", hooked(long_url(2049)), 400,
+     "state_webhook_url must be at most 2048 characters"},
+    {"/jobs", hooked(long_url(100 * 1024)), 400,
+     "state_webhook_url must be at most 2048 characters"},
+  };
+  expect_refused(fx, requests);
+  expect_done(fx, legitimate);
+  BOOST_TEST((listed_ids(fx) == std::set<std::string>{legitimate}));
+  BOOST_TEST(eventually([&] { return receiver.received().size() == 4u; }));
+}
+
+BOOST_AUTO_TEST_CASE(with_api_keys_loopback_and_private_webhooks_are_refused) {
+  service_fixture fx{slow_fake, with_admin_key};
+  auto legitimate = submit(fx, chat_job(), bearer());
+  auto hooked = [](const std::string& url) {
+    return chat_job(R"(,"state_webhook_url":")" + url + "\"");
+  };
+  const std::string keyed
+    = "; with API keys configured, loopback and private addresses "
+      "are refused unless FOREMAN_WEBHOOK_HOSTS names the host";
+  std::vector<hostile_request> requests{
+    {"/jobs", hooked("http://127.0.0.1:9/hook"), 400,
+     "state_webhook_url host '127.0.0.1' is a loopback address" + keyed},
+    {"/jobs", hooked("http://localhost:9/hook"), 400,
+     "state_webhook_url host 'localhost' resolves to 127.0.0.1, a loopback address"
+       + keyed},
+    {"/jobs", hooked("http://[::1]:9/hook"), 400,
+     "state_webhook_url host '::1' is a loopback address" + keyed},
+    {"/jobs", hooked("http://[::ffff:127.0.0.1]/"), 400,
+     "state_webhook_url host '::ffff:127.0.0.1' is a loopback address" + keyed},
+    {"/jobs", hooked("http://10.0.0.8/"), 400,
+     "state_webhook_url host '10.0.0.8' is a private address" + keyed},
+    {"/jobs", hooked("http://172.20.1.1/"), 400,
+     "state_webhook_url host '172.20.1.1' is a private address" + keyed},
+    {"/jobs", hooked("https://192.168.0.10/"), 400,
+     "state_webhook_url host '192.168.0.10' is a private address" + keyed},
+    {"/jobs", hooked("http://100.64.0.1/"), 400,
+     "state_webhook_url host '100.64.0.1' is a private address" + keyed},
+    {"/jobs", hooked("http://[fd00::1]/"), 400,
+     "state_webhook_url host 'fd00::1' is a private address" + keyed},
+  };
+  expect_refused(fx, requests, bearer());
+  expect_done(fx, legitimate, bearer());
+  BOOST_TEST((listed_ids(fx, bearer()) == std::set<std::string>{legitimate}));
+}
+
+BOOST_AUTO_TEST_CASE(with_api_keys_a_listed_loopback_receiver_gets_events) {
+  webhook_receiver receiver;
+  service_fixture fx{slow_fake, [](foreman::settings& s) {
+                       with_admin_key(s);
+                       s.webhook_hosts = {"127.0.0.1"};
+                     }};
+  auto id = submit(fx, chat_job(R"(,"state_webhook_url":")" + receiver.url() + "\""),
+                   bearer());
+  expect_done(fx, id, bearer());
+  BOOST_TEST(eventually([&] { return receiver.received().size() == 4u; }));
+  // A loopback name the list does not hold is still refused.
+  expect_refused(
+    fx,
+    {{"/jobs", chat_job(R"(,"state_webhook_url":"http://localhost:9/")"), 400,
+      "state_webhook_url host 'localhost' is not allowed (FOREMAN_WEBHOOK_HOSTS)"}},
+    bearer());
+  BOOST_TEST((listed_ids(fx, bearer()) == std::set<std::string>{id}));
 }
