@@ -114,6 +114,7 @@ service::service(caf::actor_system& sys, const settings& config)
   http.target = config.ollama_url;
   http.embed_model = config.embed_model;
   http.webhooks.allowed_hosts = config.webhook_hosts;
+  http.webhooks.api_keys_configured = !config.api_keys.empty();
   http.api_keys = config.api_keys;
   try {
     st.ingress = spawn_http_ingress(sys, std::move(http), st.worker, st.store,

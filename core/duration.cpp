@@ -1,7 +1,9 @@
 #include "core/duration.hpp"
 
-#include <cctype>
+#include <algorithm>
 #include <charconv>
+#include <cstdio>
+#include <iterator>
 #include <limits>
 
 namespace foreman {
@@ -9,11 +11,10 @@ namespace foreman {
 namespace {
 
 struct unit {
-  std::string_view suffix;
+  std::string_view name;
   int64_t nanoseconds;
 };
 
-// Longest suffixes first so "ms" is not read as "m" followed by garbage.
 constexpr unit units[] = {
   {"ns", 1},
   {"us", 1000},
@@ -29,57 +30,90 @@ bool is_digit(char c) {
   return c >= '0' && c <= '9';
 }
 
+/// `text` quoted as Go's time package quotes it in errors: bytes outside
+/// printable ASCII as \xNN, quotes and backslashes escaped.
+std::string go_quote(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte >= 0x80) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\x%02x", byte);
+      out += escaped;
+      continue;
+    }
+    if (c == '"' || c == '\\')
+      out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
 } // namespace
 
-std::optional<int64_t> parse_go_duration(std::string_view text) {
+std::variant<int64_t, std::string> read_go_duration(std::string_view text) {
+  // Go's grammar: [-+]?([0-9]*(\.[0-9]*)?[a-z]+)+, or a lone "0".
+  const auto invalid = "time: invalid duration " + go_quote(text);
+  auto rest = text;
   bool negative = false;
-  if (!text.empty() && (text.front() == '-' || text.front() == '+')) {
-    negative = text.front() == '-';
-    text.remove_prefix(1);
+  if (!rest.empty() && (rest.front() == '-' || rest.front() == '+')) {
+    negative = rest.front() == '-';
+    rest.remove_prefix(1);
   }
-  if (text == "0")
-    return 0;
-  if (text.empty())
-    return std::nullopt;
+  if (rest == "0")
+    return int64_t{0};
+  if (rest.empty())
+    return invalid;
   long double total = 0;
-  while (!text.empty()) {
+  while (!rest.empty()) {
+    if (rest.front() != '.' && !is_digit(rest.front()))
+      return invalid;
     // A number with an optional fraction; at least one digit on either side.
     size_t pos = 0;
     long double value = 0;
     bool any_digit = false;
-    while (pos < text.size() && is_digit(text[pos])) {
-      value = value * 10 + (text[pos] - '0');
+    while (pos < rest.size() && is_digit(rest[pos])) {
+      value = value * 10 + (rest[pos] - '0');
       ++pos;
       any_digit = true;
     }
-    if (pos < text.size() && text[pos] == '.') {
+    if (pos < rest.size() && rest[pos] == '.') {
       ++pos;
       long double scale = 0.1L;
-      while (pos < text.size() && is_digit(text[pos])) {
-        value += (text[pos] - '0') * scale;
+      while (pos < rest.size() && is_digit(rest[pos])) {
+        value += (rest[pos] - '0') * scale;
         scale /= 10;
         ++pos;
         any_digit = true;
       }
     }
     if (!any_digit)
-      return std::nullopt;
-    text.remove_prefix(pos);
-    const unit* matched = nullptr;
-    for (auto& u : units) {
-      if (text.substr(0, u.suffix.size()) == u.suffix
-          && (matched == nullptr || u.suffix.size() > matched->suffix.size()))
-        matched = &u;
-    }
-    if (matched == nullptr)
-      return std::nullopt; // missing or unknown unit
+      return invalid;
+    // The unit is everything up to the next number.
+    auto unit_end = pos;
+    while (unit_end < rest.size() && rest[unit_end] != '.' && !is_digit(rest[unit_end]))
+      ++unit_end;
+    if (unit_end == pos)
+      return "time: missing unit in duration " + go_quote(text);
+    auto name = rest.substr(pos, unit_end - pos);
+    auto matched = std::find_if(std::begin(units), std::end(units),
+                                [&](const unit& u) { return u.name == name; });
+    if (matched == std::end(units))
+      return "time: unknown unit " + go_quote(name) + " in duration " + go_quote(text);
     total += value * matched->nanoseconds;
     if (total > static_cast<long double>(std::numeric_limits<int64_t>::max()))
-      return std::nullopt;
-    text.remove_prefix(matched->suffix.size());
+      return invalid;
+    rest.remove_prefix(unit_end);
   }
   auto result = static_cast<int64_t>(total);
   return negative ? -result : result;
+}
+
+std::optional<int64_t> parse_go_duration(std::string_view text) {
+  auto parsed = read_go_duration(text);
+  if (auto ns = std::get_if<int64_t>(&parsed))
+    return *ns;
+  return std::nullopt;
 }
 
 std::optional<int64_t> parse_seconds_or_duration_ms(std::string_view text) {

@@ -9,7 +9,6 @@
 #include <Poco/URI.h>
 
 #include "core/model_name.hpp"
-#include "core/url.hpp"
 #include "net/json_util.hpp"
 
 namespace foreman::net {
@@ -36,24 +35,6 @@ integer_field(const object_ptr& obj, const char* name, int32_t min, int32_t max)
   } catch (const Poco::Exception&) {
     return problem;
   }
-}
-
-std::optional<request_problem> check_webhook_url(const std::string& text,
-                                                 const webhook_policy& policy) {
-  auto url = parse_http_url(text);
-  if (!url)
-    return bad("state_webhook_url must be an absolute http or https URL, "
-               "e.g. https://hooks.example:8443/foreman");
-  if (url->scheme != "http" && url->scheme != "https")
-    return bad("state_webhook_url must be an http or https URL");
-  if (!policy.allowed_hosts.empty()
-      && std::none_of(policy.allowed_hosts.begin(), policy.allowed_hosts.end(),
-                      [&](const std::string& host) {
-                        return Poco::icompare(host, url->host) == 0;
-                      }))
-    return bad("state_webhook_url host '" + url->host
-               + "' is not allowed (FOREMAN_WEBHOOK_HOSTS)");
-  return std::nullopt;
 }
 
 bool is_printable(const std::string& text) {
@@ -152,8 +133,8 @@ parse_job_submission(std::string_view body, const webhook_policy& policy) {
     if (!obj->get("state_webhook_url").isString())
       return bad("state_webhook_url must be a string");
     spec.state_webhook_url = obj->getValue<std::string>("state_webhook_url");
-    if (auto problem = check_webhook_url(spec.state_webhook_url, policy))
-      return *problem;
+    if (auto problem = webhook_url_problem(spec.state_webhook_url, policy))
+      return bad(*problem);
   }
   if (present("idempotency_key")) {
     if (!obj->get("idempotency_key").isString())

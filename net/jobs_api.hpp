@@ -11,14 +11,9 @@
 #include "messages/job.hpp"
 #include "messages/webhook.hpp"
 #include "net/api_mapping.hpp"
+#include "net/webhook_policy.hpp"
 
 namespace foreman::net {
-
-/// Which webhook URLs submissions may name.
-struct webhook_policy {
-  /// Hosts webhooks may go to (compared case-insensitively); empty = any.
-  std::vector<std::string> allowed_hosts;
-};
 
 /// Listing pages hold at most this many jobs.
 constexpr int32_t max_page_size = 200;

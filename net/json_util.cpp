@@ -1,6 +1,9 @@
 #include "net/json_util.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
@@ -40,6 +43,23 @@ json_type type_of(const Var& value) {
 bool is_number(const Var& value) {
   auto type = type_of(value);
   return type == json_type::integer || type == json_type::number;
+}
+
+bool is_base64(std::string_view text) {
+  std::string data;
+  for (char c : text)
+    if (c != '\r' && c != '\n')
+      data += c;
+  if (data.size() % 4 != 0)
+    return false;
+  size_t padding = 0;
+  while (padding < 2 && padding < data.size() && data[data.size() - 1 - padding] == '=')
+    ++padding;
+  return std::all_of(data.begin(), data.end() - static_cast<std::ptrdiff_t>(padding),
+                     [](char c) {
+                       return std::isalnum(static_cast<unsigned char>(c)) || c == '+'
+                              || c == '/';
+                     });
 }
 
 Var parse_json(std::string_view text) {

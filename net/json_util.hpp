@@ -27,6 +27,10 @@ json_type type_of(const Poco::Dynamic::Var& value);
 /// An integer or any other number.
 bool is_number(const Poco::Dynamic::Var& value);
 
+/// Whether `text` is padded standard base64 as Go's decoder reads it, line
+/// breaks skipped.
+bool is_base64(std::string_view text);
+
 /// Parses JSON text, keeping each object's key order so that what goes back
 /// out (payloads, tool arguments, schemas) reads as the sender wrote it.
 /// Throws Poco::Exception on bad JSON.

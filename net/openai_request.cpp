@@ -1,6 +1,5 @@
 #include "net/openai_request.hpp"
 
-#include <cctype>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -173,20 +172,6 @@ std::variant<std::string, request_problem> read_format(const object_ptr& req) {
       return to_json(schema);
   }
   return std::string{};
-}
-
-bool is_base64(const std::string& text) {
-  if (text.size() % 4 != 0)
-    return false;
-  size_t padding = 0;
-  while (padding < 2 && padding < text.size() && text[text.size() - 1 - padding] == '=')
-    ++padding;
-  for (size_t i = 0; i < text.size() - padding; ++i) {
-    auto c = static_cast<unsigned char>(text[i]);
-    if (!std::isalnum(c) && c != '+' && c != '/')
-      return false;
-  }
-  return true;
 }
 
 /// The raw base64 of an image data URL, as native `images` wants it.

@@ -13,6 +13,7 @@
 #include "core/scheduling_policy.hpp"
 #include "core/settings.hpp"
 #include "core/url.hpp"
+#include "net/webhook_policy.hpp"
 #include "prometheus_text.hpp"
 #include "temp_dir.hpp"
 
@@ -34,6 +35,32 @@ BOOST_AUTO_TEST_CASE(go_rejects_what_go_rejects) {
   for (auto text : {"", "10", "-1", "1d", "5M", "10min", " 5m", "5 m", "abc",
                     ".s", "99999999999999h"})
     BOOST_TEST(!parse_go_duration(text).has_value(), "accepted " << text);
+}
+
+BOOST_AUTO_TEST_CASE(rejections_carry_gos_error_text) {
+  // Ollama answers a bad keep_alive with these texts (ollama-api.md §4).
+  const std::map<std::string, std::string> expected{
+    {"10", R"(time: missing unit in duration "10")"},
+    {"-1", R"(time: missing unit in duration "-1")"},
+    {"1.5.5h", R"(time: missing unit in duration "1.5.5h")"},
+    {"1d", R"(time: unknown unit "d" in duration "1d")"},
+    {"5M", R"(time: unknown unit "M" in duration "5M")"},
+    {"10min", R"(time: unknown unit "min" in duration "10min")"},
+    {"5 m", R"(time: unknown unit " m" in duration "5 m")"},
+    {"", R"(time: invalid duration "")"},
+    {"abc", R"(time: invalid duration "abc")"},
+    {" 5m", R"(time: invalid duration " 5m")"},
+    {".s", R"(time: invalid duration ".s")"},
+    {"99999999999999h", R"(time: invalid duration "99999999999999h")"},
+    {"\"\\\n", R"(time: invalid duration "\"\\\x0a")"},
+    {"1\xC3\xA9", R"(time: unknown unit "\xc3\xa9" in duration "1\xc3\xa9")"},
+  };
+  for (auto& [text, message] : expected) {
+    auto parsed = read_go_duration(text);
+    BOOST_TEST_REQUIRE(std::holds_alternative<std::string>(parsed), "accepted " << text);
+    BOOST_TEST(std::get<std::string>(parsed) == message);
+  }
+  BOOST_TEST(std::get<int64_t>(read_go_duration("1h30m")) == 5'400'000'000'000);
 }
 
 BOOST_AUTO_TEST_CASE(settings_durations_take_seconds_or_units) {
@@ -137,6 +164,148 @@ BOOST_AUTO_TEST_CASE(bad_urls_are_rejected) {
   for (auto text : {"ftp://x", "http://", "http://:80", "http://a:99999",
                     "http://u@h/", "http://h/#frag", "http://h /", "localhost:1"})
     BOOST_TEST(!parse_http_url(text).has_value(), "accepted " << text);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(webhook_urls)
+
+using foreman::net::webhook_policy;
+using foreman::net::webhook_url_problem;
+
+const webhook_policy keyless{};
+const webhook_policy keyed{{}, true};
+
+/// A policy whose FOREMAN_WEBHOOK_HOSTS names the host of `url`.
+webhook_policy naming_host_of(const std::string& url, bool keys) {
+  return webhook_policy{{parse_http_url(url)->host}, keys};
+}
+
+std::string problem_of(const std::string& url, const webhook_policy& policy) {
+  return webhook_url_problem(url, policy).value_or("");
+}
+
+// Literal addresses need no name service; "localhost" is in /etc/hosts.
+
+BOOST_AUTO_TEST_CASE(unspecified_multicast_and_broadcast_addresses_are_always_refused) {
+  for (std::string url :
+       {"http://0.0.0.0/", "http://0.1.2.3:8080/", "http://[::]/",
+        "http://[::ffff:0.0.0.0]/", "http://0/", "http://224.0.0.1/",
+        "http://239.255.255.250:1900/", "http://[ff02::1]/", "http://255.255.255.255/"})
+    for (auto& policy :
+         {keyless, keyed, naming_host_of(url, false), naming_host_of(url, true)}) {
+      auto problem = problem_of(url, policy);
+      BOOST_TEST(problem.rfind("state_webhook_url host '", 0) == 0,
+                 url << ": " << problem);
+      BOOST_TEST(problem.find("no receiver can be reached there") != std::string::npos,
+                 url << ": " << problem);
+    }
+  BOOST_TEST(problem_of("http://[ff02::1]/", keyless)
+             == "state_webhook_url host 'ff02::1' is a multicast address; "
+                "no receiver can be reached there");
+}
+
+BOOST_AUTO_TEST_CASE(link_local_addresses_need_the_host_named) {
+  for (std::string url : {"http://169.254.169.254/latest/meta-data/",
+                          "http://169.254.0.1/", "http://[fe80::1]:8080/",
+                          "http://[febf::1]/", "http://[::ffff:169.254.169.254]/"}) {
+    for (auto& policy : {keyless, keyed}) {
+      auto problem = problem_of(url, policy);
+      BOOST_TEST(problem.find("is a link-local address; ") != std::string::npos,
+                 url << ": " << problem);
+      BOOST_TEST(problem.find("FOREMAN_WEBHOOK_HOSTS") != std::string::npos);
+    }
+    BOOST_TEST(!webhook_url_problem(url, naming_host_of(url, false)), url);
+    BOOST_TEST(!webhook_url_problem(url, naming_host_of(url, true)), url);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(
+  loopback_and_private_addresses_need_the_host_named_when_keys_are_set) {
+  for (std::string url :
+       {"http://127.0.0.1:9000/hook", "http://127.8.9.10/", "http://[::1]:9000/",
+        "http://[::ffff:127.0.0.1]/", "http://[::127.0.0.1]/", "http://10.1.2.3/",
+        "http://172.16.0.1/", "http://172.31.255.255/", "http://192.168.1.1/",
+        "http://100.64.0.1/", "http://100.127.255.255/", "https://[fc00::1]/",
+        "http://[fd12:3456::1]/", "http://[fec0::1]/", "http://[::ffff:10.0.0.1]/",
+        "http://localhost:9000/", "http://LOCALHOST/"}) {
+    BOOST_TEST(!webhook_url_problem(url, keyless), url);
+    auto problem = problem_of(url, keyed);
+    BOOST_TEST(
+      problem.find("with API keys configured, loopback and private addresses are "
+                   "refused unless FOREMAN_WEBHOOK_HOSTS names the host")
+        != std::string::npos,
+      url << ": " << problem);
+    BOOST_TEST(!webhook_url_problem(url, naming_host_of(url, true)), url);
+  }
+  BOOST_TEST(problem_of("http://localhost:9000/", keyed)
+               .rfind("state_webhook_url host 'localhost' resolves to 127.0.0.1, a "
+                      "loopback address; ",
+                      0)
+             == 0);
+  BOOST_TEST(problem_of("http://10.1.2.3/", keyed)
+               .rfind("state_webhook_url host '10.1.2.3' is a private address; ", 0)
+             == 0);
+  // Hosts are compared case-insensitively.
+  BOOST_TEST(
+    !webhook_url_problem("http://LocalHost/", webhook_policy{{"localhost"}, true}));
+}
+
+BOOST_AUTO_TEST_CASE(ordinary_addresses_pass_with_keys) {
+  for (auto url :
+       {"http://8.8.8.8/", "http://11.0.0.1/", "http://172.15.255.255/",
+        "http://172.32.0.1/", "http://192.169.0.1/", "http://100.63.255.255/",
+        "http://100.128.0.1/", "http://169.255.0.1/", "http://223.255.255.255/",
+        "https://[2001:db8::1]:8443/x", "http://[::ffff:8.8.8.8]/"})
+    BOOST_TEST(!webhook_url_problem(url, keyed), url << ": " << problem_of(url, keyed));
+}
+
+BOOST_AUTO_TEST_CASE(ipv4_addresses_in_other_notations_are_refused_as_ambiguous) {
+  // inet_aton reads each as an address (2130706433 and 0x7f.1 are 127.0.0.1),
+  // other URL parsers as names or other addresses.
+  for (std::string url : {"http://2130706433/", "http://0x7f.1/", "http://0177.0.0.1/",
+                          "http://127.1/", "http://01.2.3.4/", "http://0x08080808/"})
+    for (auto& policy : {keyless, keyed, naming_host_of(url, true)}) {
+      auto problem = problem_of(url, policy);
+      BOOST_TEST(
+        problem.find("is ambiguous: write an IPv4 address as four decimal numbers")
+          != std::string::npos,
+        url << ": " << problem);
+    }
+  BOOST_TEST(
+    problem_of("http://2130706433/", keyless)
+    == "state_webhook_url host '2130706433' is ambiguous: write an IPv4 address as "
+       "four decimal numbers, e.g. 127.0.0.1");
+}
+
+BOOST_AUTO_TEST_CASE(names_that_do_not_resolve_are_refused) {
+  // A label longer than 63 characters: the resolver refuses it without
+  // asking any name server.
+  auto url = "http://" + std::string(64, 'a') + ".example/hook";
+  for (auto& policy : {keyless, keyed})
+    BOOST_TEST(problem_of(url, policy)
+               == "state_webhook_url host '" + std::string(64, 'a')
+                    + ".example' does not resolve to an address");
+}
+
+BOOST_AUTO_TEST_CASE(urls_longer_than_2048_characters_are_refused) {
+  auto prefix = std::string{"http://8.8.8.8/"};
+  auto longest = prefix + std::string(2048 - prefix.size(), 'p');
+  BOOST_TEST(!webhook_url_problem(longest, keyed));
+  for (auto size : {2049, 100 * 1024}) {
+    auto url = prefix + std::string(size - prefix.size(), 'p');
+    BOOST_TEST(problem_of(url, keyless)
+               == "state_webhook_url must be at most 2048 characters");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(malformed_urls_and_hosts_off_the_list_are_refused) {
+  BOOST_TEST(problem_of("ftp://8.8.8.8/", keyless)
+               .rfind("state_webhook_url must be an absolute http or https URL", 0)
+             == 0);
+  BOOST_TEST(
+    problem_of("http://8.8.4.4/", webhook_policy{{"8.8.8.8"}, false})
+    == "state_webhook_url host '8.8.4.4' is not allowed (FOREMAN_WEBHOOK_HOSTS)");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
