@@ -274,6 +274,7 @@ void concurrent_callers::finish(std::size_t index, bool answered, const std::str
     close(c.fd); // also leaves the epoll set
   c.fd = -1;
   auto& result = results_[index];
+  result.ended = steady::now();
   if (answered) {
     result.status = c.reader.status();
     result.body = std::move(c.reader.body());

@@ -28,6 +28,7 @@ struct call_result {
   int status = 0;    // 0: no complete response (see error)
   std::string body;  // chunk framing removed
   std::string error; // why there is no response
+  std::chrono::steady_clock::time_point ended; // answered or failed
 };
 
 /// Counts so far; each call is counted once per stage it has reached.
