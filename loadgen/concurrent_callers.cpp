@@ -91,11 +91,17 @@ concurrent_callers::concurrent_callers(const options& settings, std::vector<http
 }
 
 concurrent_callers::~concurrent_callers() {
+  stop();
+  close(stop_fd_);
+  close(epoll_fd_);
+}
+
+void concurrent_callers::stop() {
+  if (!loop_.joinable())
+    return;
   const uint64_t one = 1;
   [[maybe_unused]] const auto written = write(stop_fd_, &one, sizeof one);
   loop_.join();
-  close(stop_fd_);
-  close(epoll_fd_);
 }
 
 callers_progress concurrent_callers::progress() const {

@@ -55,7 +55,7 @@ public:
   /// the limit cannot hold one descriptor per call, or epoll cannot start.
   concurrent_callers(const options& settings, std::vector<http_call> calls);
 
-  /// Closes every connection still open and joins the loop's thread.
+  /// stop()s the calls still under way.
   ~concurrent_callers();
 
   concurrent_callers(const concurrent_callers&) = delete;
@@ -67,8 +67,12 @@ public:
   /// true when all have.
   bool wait_finished(std::chrono::milliseconds timeout);
 
+  /// Ends every call still under way as failed, closing its connection,
+  /// and joins the loop's thread; results() are then complete.
+  void stop();
+
   /// One result per call, in the calls' order; only once wait_finished()
-  /// has returned true.
+  /// has returned true or stop() has returned.
   const std::vector<call_result>& results() const;
 
 private:

@@ -14,6 +14,7 @@
 #include "foreman_process.hpp"
 #include "foreman_waiting_args.hpp"
 #include "http_client.hpp"
+#include "http_response_reader.hpp"
 #include "process_readings.hpp"
 #include "temp_dir.hpp"
 
@@ -160,3 +161,87 @@ BOOST_AUTO_TEST_CASE(streaming_callers_wait_at_once_and_each_reads_its_own_strea
   BOOST_TEST_REQUIRE(callers.wait_finished(60s));
   BOOST_TEST(count_wrong_answers(callers.results(), true) == 0u);
 }
+
+// -- the load client's reading of responses ------------------------------------
+
+BOOST_AUTO_TEST_SUITE(response_reader)
+
+namespace {
+
+using progress = http_response_reader::progress;
+
+/// Feeds `response` split at `split`; what the reader says after the second
+/// part.
+progress feed_in_two(http_response_reader& reader, const std::string& response,
+                     std::size_t split) {
+  reader.feed(response.data(), split);
+  return reader.feed(response.data() + split, response.size() - split);
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_sized_body_completes_with_its_last_byte) {
+  const std::string response
+    = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\ncontent-length: 11\r\n\r\n"
+      "{\"a\":\"bc\"}\n";
+  http_response_reader reader;
+  for (std::size_t i = 0; i + 1 < response.size(); ++i)
+    BOOST_TEST_REQUIRE((reader.feed(&response[i], 1) == progress::incomplete), "byte " << i);
+  BOOST_TEST((reader.feed(&response.back(), 1) == progress::complete));
+  BOOST_TEST(reader.status() == 200);
+  BOOST_TEST(reader.body() == "{\"a\":\"bc\"}\n");
+}
+
+BOOST_AUTO_TEST_CASE(a_chunked_body_is_joined_wherever_it_is_split) {
+  const std::string response = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                               "5;name=value\r\nhello\r\n6\r\n world\r\nA\r\n, chunked!\r\n"
+                               "0\r\nX-Trailer: yes\r\n\r\n";
+  for (std::size_t split = 0; split <= response.size(); ++split) {
+    http_response_reader reader;
+    BOOST_TEST_REQUIRE((feed_in_two(reader, response, split) == progress::complete),
+                       "split at " << split);
+    BOOST_TEST_REQUIRE(reader.body() == "hello world, chunked!", "split at " << split);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_body_without_framing_ends_with_the_connection) {
+  const std::string response = "HTTP/1.0 503 Service Unavailable\r\n\r\nbusy";
+  http_response_reader reader;
+  BOOST_TEST((reader.feed(response.data(), response.size()) == progress::incomplete));
+  BOOST_TEST((reader.connection_closed() == progress::complete));
+  BOOST_TEST(reader.status() == 503);
+  BOOST_TEST(reader.body() == "busy");
+}
+
+BOOST_AUTO_TEST_CASE(an_interim_response_is_skipped) {
+  const std::string response
+    = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n";
+  http_response_reader reader;
+  BOOST_TEST((reader.feed(response.data(), response.size()) == progress::complete));
+  BOOST_TEST(reader.status() == 204);
+}
+
+BOOST_AUTO_TEST_CASE(a_response_cut_short_or_garbled_is_malformed) {
+  const std::vector<std::string> cut_short{
+    "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n12345",
+    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+    "HTTP/1.1 200 OK\r\nContent-"};
+  for (const auto& response : cut_short) {
+    http_response_reader reader;
+    BOOST_TEST((reader.feed(response.data(), response.size()) == progress::incomplete));
+    BOOST_TEST((reader.connection_closed() == progress::malformed), response);
+    BOOST_TEST(!reader.error().empty());
+  }
+  const std::vector<std::string> garbled{
+    "SMTP ready\r\n\r\n", "HTTP/1.1 2x0 OK\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nno colon here\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabXY"};
+  for (const auto& response : garbled) {
+    http_response_reader reader;
+    BOOST_TEST((reader.feed(response.data(), response.size()) == progress::malformed), response);
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
