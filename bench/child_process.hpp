@@ -45,6 +45,11 @@ public:
     return label_;
   }
 
+  /// For reading /proc/<pid>/ while the child runs.
+  pid_t pid() const {
+    return pid_;
+  }
+
 private:
   void read_output(int fd);
   bool reap(bool block);

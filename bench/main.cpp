@@ -8,12 +8,20 @@
 //     once, a two-model memory budget with the embedder holding one slot;
 //     foreman with --scheduling drain-by-model against --scheduling fifo
 //     (model loads, makespan, waits).
+//  3. waiting callers: thousands of synchronous callers held waiting at once
+//     (the fake target holds the running generation); foreman's memory and
+//     threads idle and while they wait, against fixed targets, and every
+//     caller's own answer once released.
 //
 // Everything runs on loopback: the benchmark starts its own fake targets and
 // foreman processes (temporary database, ephemeral ports) and stops them.
 
+#include "chat_calls.hpp"
 #include "child_process.hpp"
+#include "concurrent_callers.hpp"
+#include "foreman_waiting_args.hpp"
 #include "http_client.hpp"
+#include "process_readings.hpp"
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
@@ -72,8 +80,8 @@ struct options {
   int swap_per_model = 60;        // requests per chat model in the swap burst
   int swap_stagger_us = 1000;     // submit i goes out i * this after the first
   int swap_timeout_seconds = 150; // per swap request
-  bool only_overhead = false;
-  bool only_swap = false;
+  int waiting_callers = 10000;    // synchronous callers held waiting at once
+  std::string only;               // one part ("overhead", "swap", "waiting"); empty: all
 };
 
 const char* const usage = R"(usage: foreman-bench [options]
@@ -92,9 +100,15 @@ run; see bench/README.md. Exits 1 when any request failed, 2 on a setup error.
                               together (200000)
   --swap-per-model N          requests per chat model in the swap burst (60)
   --swap-stagger-us N         gap between consecutive swap submits (1000)
-  --only overhead|swap        run one part only
+  --waiting-callers N         synchronous callers held waiting at once (10000)
+  --only overhead|swap|waiting  run one part only
   --help                      this text
 )";
+
+// Every caller holds a connection to foreman's one port: well below the
+// loopback's ephemeral ports (about 28,000), and foreman holds as many
+// descriptors.
+constexpr int max_waiting_callers = 20000;
 
 int parse_count(const std::string& option, const std::string& text, int minimum,
                 int maximum) {
@@ -145,10 +159,11 @@ std::optional<options> parse_options(int argc, char** argv) {
       o.swap_per_model = parse_count(name, value, 1, 150);
     else if (name == "--swap-stagger-us")
       o.swap_stagger_us = parse_count(name, value, 0, 100000);
-    else if (name == "--only" && (value == "overhead" || value == "swap")) {
-      o.only_overhead = value == "overhead";
-      o.only_swap = value == "swap";
-    } else
+    else if (name == "--waiting-callers")
+      o.waiting_callers = parse_count(name, value, 1, max_waiting_callers);
+    else if (name == "--only" && (value == "overhead" || value == "swap" || value == "waiting"))
+      o.only = value;
+    else
       throw std::invalid_argument("unknown option '" + name + "' (or bad value '"
                                   + value + "')");
   }
@@ -725,15 +740,181 @@ void run_swap(const options& o, const temp_dir& dir) {
   result("swap_wait_max_ratio", ratio(drain.wait_max_ms, fifo.wait_max_ms), 3);
 }
 
+// -- part 3: waiting callers -------------------------------------------------------
+
+const std::string waiting_model = "llama3.2";
+
+// What issue 10 asks of foreman: a waiting caller costs a connection and a
+// little memory, not a thread.
+constexpr double idle_rss_target_mb = 20;
+constexpr double waiting_rss_target_mb = 300;
+constexpr std::size_t waiting_threads_target = 64;
+
+double megabytes(std::size_t kib) {
+  return static_cast<double>(kib) / 1024.0;
+}
+
+std::string waiting_message(std::size_t caller) {
+  return "waiting caller " + std::to_string(caller);
+}
+
+/// GET /status queue.total: foreman's jobs queued, loading or working.
+std::size_t jobs_in_queue(int foreman_port) {
+  return get_json(foreman_port, "/status")->getObject("queue")->getValue<std::size_t>("total");
+}
+
+std::size_t held_generations(int fake_port) {
+  return get_json(fake_port, "/_fake/counters")->getValue<std::size_t>("held");
+}
+
+/// Waits (bounded) until foreman has read the target's models once: its
+/// start-up is over.
+void wait_inventory_read(int fake_port, milliseconds timeout) {
+  const auto deadline = steady::now() + timeout;
+  while (steady::now() < deadline) {
+    const auto by_path = get_json(fake_port, "/_fake/counters")->getObject("requests_by_path");
+    if (by_path && by_path->has("/api/ps"))
+      return;
+    std::this_thread::sleep_for(milliseconds{20});
+  }
+}
+
+void run_waiting(const options& o, const temp_dir& dir) {
+  const auto count = static_cast<std::size_t>(o.waiting_callers);
+  std::cout << "\n== 3. waiting callers: " << count << " synchronous POST /api/chat "
+            << "stream:false held at once ==\n"
+            << "   fake target --token-ms 0, holding the running generation until "
+               "every caller waits\n" << std::flush;
+  // foreman inherits the raised limit: it holds a connection per caller too.
+  foreman_loadgen::raise_open_file_limit();
+  auto fake = start_fake(o, "fake-waiting", {"--token-ms", "0"});
+  auto foreman = start_foreman(o, "foreman-waiting", fake.port, dir.file("waiting.db"),
+                               foreman_loadgen::foreman_waiting_args(o.waiting_callers));
+  const auto pid = foreman.process->pid();
+  wait_inventory_read(fake.port, milliseconds{10000});
+  const auto idle = foreman_loadgen::read_process(pid);
+
+  post_or_throw(fake.port, "/_fake/hold", "");
+  std::vector<foreman_loadgen::http_call> calls;
+  for (std::size_t i = 0; i < count; ++i)
+    calls.push_back(foreman_loadgen::chat_call(waiting_model, waiting_message(i)));
+  // Answers come one job at a time after the release, a few ms each.
+  const seconds callers_timeout{120 + o.waiting_callers / 50};
+  const auto opening = steady::now();
+  foreman_loadgen::concurrent_callers callers(
+    {static_cast<uint16_t>(foreman.port), 64, callers_timeout}, std::move(calls));
+
+  // All stored and waiting: every job in the queue, the first held at the
+  // target. Stop early when a caller has ended: it was refused. A foreman
+  // too busy to answer GET /status is asked again until the deadline.
+  const auto deadline = steady::now() + seconds{60 + o.waiting_callers / 100};
+  std::size_t stored = 0;
+  std::size_t held = 0;
+  std::string status_error;
+  while (steady::now() < deadline) {
+    try {
+      stored = jobs_in_queue(foreman.port);
+      status_error.clear();
+    } catch (const std::exception& error) {
+      status_error = error.what();
+    }
+    held = held_generations(fake.port);
+    const auto progress = callers.progress();
+    if ((stored == count && held == 1) || progress.answered + progress.failed > 0)
+      break;
+    std::this_thread::sleep_for(milliseconds{50});
+  }
+  if (!status_error.empty())
+    std::cout << "    (foreman's last GET /status failed: " << status_error << ")\n";
+  const double open_seconds = ms_between(opening, steady::now()) / 1000;
+  const auto waiting = foreman_loadgen::read_process(pid);
+  const auto before_release = callers.progress();
+
+  const auto releasing = steady::now();
+  post_or_throw(fake.port, "/_fake/release", "");
+  // The callers end by their own timeout, unless a foreman with a thread
+  // per caller starves their thread of CPU: then they are stopped.
+  const auto callers_end = opening + callers_timeout + seconds{10};
+  if (!callers.wait_finished(
+        std::chrono::duration_cast<milliseconds>(callers_end - steady::now()))) {
+    std::cout << "    (callers still under way " << fixed(ms_between(opening, callers_end) / 1000, 0)
+              << " s after the first opened were stopped)\n";
+    callers.stop();
+  }
+  const double answer_seconds = ms_between(releasing, steady::now()) / 1000;
+
+  std::size_t answered = 0;
+  const auto& results = callers.results();
+  for (std::size_t i = 0; i < count; ++i) {
+    const auto problem = foreman_loadgen::chat_answer_problem(
+      results[i], foreman_loadgen::fake_target_reply(waiting_model, waiting_message(i)));
+    if (problem.empty())
+      ++answered;
+    else
+      failures.add(results[i].ended < releasing ? "waiting callers, before the release"
+                                                : "waiting callers",
+                   http_result{results[i].status,
+                               results[i].status == 0 ? results[i].error : problem, {}});
+  }
+
+  if (answered < count)
+    std::cout << "    foreman's last output (warnings and errors):\n"
+              << foreman.process->tail() << std::flush;
+
+  const double idle_mb = megabytes(idle.rss_kib);
+  const double waiting_mb = megabytes(waiting.rss_kib);
+  const bool idle_met = idle_mb <= idle_rss_target_mb;
+  const bool rss_met = waiting_mb <= waiting_rss_target_mb;
+  const bool threads_met = waiting.threads <= waiting_threads_target;
+  const bool all_answered = answered == count;
+  auto row = [](const std::string& name, const std::string& measured,
+                const std::string& target, bool met) {
+    std::ostringstream out;
+    out << "    " << std::left << std::setw(40) << name << std::right << std::setw(12)
+        << measured << std::setw(10) << target << "   " << (met ? "met" : "MISSED") << "\n";
+    return out.str();
+  };
+  const auto n = std::to_string(count);
+  std::cout << "\n    " << std::left << std::setw(40) << "figure" << std::right
+            << std::setw(12) << "measured" << std::setw(10) << "target" << "\n"
+            << row("foreman idle RSS MB", fixed(idle_mb, 1),
+                   "<= " + fixed(idle_rss_target_mb, 0), idle_met)
+            << row("foreman RSS MB while " + n + " wait", fixed(waiting_mb, 1),
+                   "<= " + fixed(waiting_rss_target_mb, 0), rss_met)
+            << row("foreman threads while " + n + " wait", std::to_string(waiting.threads),
+                   "<= " + std::to_string(waiting_threads_target), threads_met)
+            << row("callers answered with their own reply",
+                   std::to_string(answered) + "/" + n, "all", all_answered)
+            << "    (foreman idle: " << idle.threads << " threads. While they waited: "
+            << stored << "/" << n << " jobs stored, " << held << " held at the target, "
+            << before_release.answered + before_release.failed
+            << " callers already ended.\n     All waiting after " << fixed(open_seconds, 1)
+            << " s; all answered " << fixed(answer_seconds, 1) << " s after the release.)\n"
+            << std::flush;
+  result("waiting_callers", static_cast<double>(count), 0);
+  result("waiting_idle_rss_mb", idle_mb, 1);
+  result("waiting_rss_mb", waiting_mb, 1);
+  result("waiting_threads", static_cast<double>(waiting.threads), 0);
+  result("waiting_answered", static_cast<double>(answered), 0);
+  result("waiting_stored", static_cast<double>(stored), 0);
+  result("waiting_open_s", open_seconds, 1);
+  result("waiting_answer_s", answer_seconds, 1);
+  result("waiting_targets_missed",
+         (idle_met ? 0 : 1) + (rss_met ? 0 : 1) + (threads_met ? 0 : 1) + (all_answered ? 0 : 1),
+         0);
+}
+
 int run(const options& o) {
   temp_dir dir;
   const auto began = steady::now();
   std::cout << "foreman-bench\n  foreman: " << o.foreman << "\n  fake:    " << o.fake
             << "\n" << std::flush;
-  if (!o.only_swap)
+  if (o.only.empty() || o.only == "overhead")
     run_overhead(o, dir);
-  if (!o.only_overhead)
+  if (o.only.empty() || o.only == "swap")
     run_swap(o, dir);
+  if (o.only.empty() || o.only == "waiting")
+    run_waiting(o, dir);
 
   const int failed = failures.total();
   std::cout << "\nfailed requests: " << failed << "\n";

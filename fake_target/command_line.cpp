@@ -28,7 +28,8 @@ Pull, push, create, copy, delete and blob uploads change an in-memory
 catalogue; the simulated registry has every model except names containing
 "notfound".
 Test hooks: GET /_fake/counters, POST /_fake/reset,
-POST|DELETE /_fake/faults.
+POST|DELETE /_fake/faults, POST /_fake/hold (generations wait, their model
+loaded, until POST /_fake/release).
 )";
 
 namespace {

@@ -241,6 +241,7 @@ std::vector<std::string> embed_inputs(const Poco::JSON::Object::Ptr& json) {
 
 void handle_completion(fake_server& server, completion_api api,
                        const std::string& body,
+                       Poco::Net::HTTPServerRequest& http_request,
                        Poco::Net::HTTPServerResponse& response) {
   const auto request = parse_completion(server, api, body);
   if (request.only_loads) {
@@ -265,6 +266,14 @@ void handle_completion(fake_server& server, completion_api api,
   std::optional<residency::lease> lease = acquire(server, request.model, request.keep);
   metrics.load_duration = nanoseconds_since(metrics.arrived);
   const auto evaluating = steady_clock::now();
+  const auto still_wanted = [&] {
+    return !server.shutdown.triggered()
+           && !client_gone(http_request, std::chrono::milliseconds{0});
+  };
+  if (!server.hooks.wait_while_held(still_wanted, std::chrono::milliseconds{50})) {
+    abort_connection(http_request, response);
+    return;
+  }
 
   std::ostream* stream = nullptr;
   if (request.stream) {

@@ -14,9 +14,12 @@ namespace fake_ollama {
 enum class completion_api { chat, generate };
 
 /// Answers `<model> says: <last user message | prompt>`, one word per
-/// streamed chunk, paced by the server's token time.
+/// streamed chunk, paced by the server's token time. While a hold is in
+/// force (POST /_fake/hold) a generation waits, its model loaded, until
+/// released; it is dropped when its client leaves or the server stops.
 void handle_completion(fake_server& server, completion_api api,
                        const std::string& body,
+                       Poco::Net::HTTPServerRequest& http_request,
                        Poco::Net::HTTPServerResponse& response);
 
 /// /api/embed: deterministic unit vectors, one per input, in input order.

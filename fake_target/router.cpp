@@ -170,6 +170,13 @@ void handle_test_hook(fake_server& server, const std::string& method,
   } else if (path == "/_fake/faults" && method == "DELETE") {
     server.hooks.clear_faults();
     send_json(response, 200, ok());
+  } else if (path == "/_fake/hold" && method == "POST") {
+    server.hooks.hold();
+    send_json(response, 200, ok());
+  } else if (path == "/_fake/release" && method == "POST") {
+    auto reply = ok();
+    reply->set("released", server.hooks.release());
+    send_json(response, 200, reply);
   } else {
     send_text(response, 404, "404 page not found");
   }
@@ -246,11 +253,12 @@ private:
     if (const auto fault = server_.hooks.take_fault(path))
       if (!apply_fault(server_, *fault, request, response))
         return;
-    route(method, path, body, response);
+    route(method, path, body, request, response);
   }
 
   void route(const std::string& method, const std::string& path,
-             const std::string& body, HTTPServerResponse& response) {
+             const std::string& body, HTTPServerRequest& request,
+             HTTPServerResponse& response) {
     const bool get = method == "GET" || method == "HEAD";
     const bool post = method == "POST";
     if (path == "/" && get) {
@@ -266,9 +274,9 @@ private:
     } else if (path == "/api/show" && post) {
       send_json(response, 200, show(server_, body));
     } else if (path == "/api/chat" && post) {
-      handle_completion(server_, completion_api::chat, body, response);
+      handle_completion(server_, completion_api::chat, body, request, response);
     } else if (path == "/api/generate" && post) {
-      handle_completion(server_, completion_api::generate, body, response);
+      handle_completion(server_, completion_api::generate, body, request, response);
     } else if (path == "/api/embed" && post) {
       handle_embed(server_, body, response);
     } else if (path == "/api/embeddings" && post) {

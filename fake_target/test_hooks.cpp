@@ -73,6 +73,8 @@ test_hooks::counters_json(const std::vector<std::string>& resident) {
   counters->set("generations_started", generations_started_);
   counters->set("active_generations", active_generations_);
   counters->set("max_concurrent_generations", max_concurrent_generations_);
+  counters->set("holding", holding_);
+  counters->set("held", held_);
   Poco::JSON::Array::Ptr names = new Poco::JSON::Array;
   for (const auto& name : resident)
     names->add(name);
@@ -112,6 +114,45 @@ std::optional<armed_fault> test_hooks::take_fault(const std::string& path) {
   if (--found->remaining <= 0)
     faults_.erase(found);
   return taken;
+}
+
+void test_hooks::hold() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  holding_ = true;
+}
+
+uint64_t test_hooks::release() {
+  uint64_t waiting = 0;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    holding_ = false;
+    ++releases_;
+    waiting = held_;
+  }
+  released_.notify_all();
+  return waiting;
+}
+
+bool test_hooks::wait_while_held(const std::function<bool()>& still_wanted,
+                                 std::chrono::milliseconds poll_time) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (!holding_)
+    return true;
+  const auto arrived_before = releases_;
+  ++held_;
+  for (;;) {
+    if (released_.wait_for(lock, poll_time, [&] { return releases_ != arrived_before; })) {
+      --held_;
+      return true;
+    }
+    lock.unlock();
+    const bool wanted = still_wanted();
+    lock.lock();
+    if (!wanted) {
+      --held_;
+      return false;
+    }
+  }
 }
 
 } // namespace fake_ollama

@@ -1,12 +1,15 @@
 #pragma once
 
 // State behind the /_fake/ endpoints: request counters that tests assert on,
-// and faults they arm to make the next requests fail in a chosen way.
+// faults they arm to make the next requests fail in a chosen way, and a hold
+// that keeps generations waiting until released.
 
 #include <Poco/JSON/Object.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -62,8 +65,25 @@ public:
   /// Consumes one use of the first fault armed for this path, if any.
   std::optional<armed_fault> take_fault(const std::string& path);
 
+  /// From now on generations wait in wait_while_held() until release().
+  void hold();
+  /// Lets every waiting generation go, and later ones pass; returns how many
+  /// were waiting.
+  uint64_t release();
+
+  /// Returns true at once when no hold is in force, else once release() is
+  /// called. Returns false when `still_wanted` (asked every `poll_time`,
+  /// without the lock) says the generation should end: its client left or
+  /// the server is stopping.
+  bool wait_while_held(const std::function<bool()>& still_wanted,
+                       std::chrono::milliseconds poll_time);
+
 private:
   std::mutex mutex_;
+  std::condition_variable released_;
+  bool holding_ = false;
+  uint64_t releases_ = 0; // a waiter passes once this moves on
+  uint64_t held_ = 0;     // generations waiting now
   uint64_t requests_ = 0;
   std::map<std::string, uint64_t> requests_by_path_;
   std::map<std::string, uint64_t> loads_;

@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <functional>
 #include <future>
 #include <regex>
 #include <thread>
@@ -682,6 +683,102 @@ BOOST_AUTO_TEST_CASE(server_stops_promptly_while_a_request_hangs) {
   BOOST_TEST(*status == 0);
   BOOST_TEST(milliseconds_since(stopping) < 3000);
   BOOST_TEST(hanging.get() == -1);
+}
+
+namespace {
+
+/// Polls the counters until `done` holds for them or 10 s have passed;
+/// returns the last counters read.
+fake_counters wait_for_counters(const fake_target& fake,
+                                const std::function<bool(const fake_counters&)>& done) {
+  const auto deadline = steady::now() + 10s;
+  auto counters = fake.counters();
+  while (!done(counters) && steady::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+    counters = fake.counters();
+  }
+  return counters;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(hold_keeps_generations_until_release) {
+  fake_target fake(quick_models);
+  fake.hold();
+  // Loading without a prompt generates nothing, so it is not held.
+  post_ok(fake, "/api/chat", R"({"model":"alpha"})");
+  constexpr uint64_t callers = 3;
+  std::vector<std::future<http_response>> answers;
+  for (uint64_t i = 0; i < callers; ++i)
+    answers.push_back(std::async(std::launch::async, [&fake, i] {
+      return post(fake, "/api/chat",
+                  chat_body("alpha", "caller " + std::to_string(i), R"(,"stream":false)"));
+    }));
+  const auto held = wait_for_counters(
+    fake, [&](const fake_counters& c) { return c.held == callers; });
+  BOOST_TEST_REQUIRE(held.held == callers);
+  BOOST_TEST(held.holding);
+  BOOST_TEST(held.active_generations == callers);
+  for (auto& answer : answers)
+    BOOST_TEST((answer.wait_for(0s) == std::future_status::timeout));
+
+  BOOST_TEST(fake.release() == callers);
+  // Each caller gets the answer to its own message.
+  for (uint64_t i = 0; i < callers; ++i) {
+    const auto response = answers[i].get();
+    BOOST_TEST_REQUIRE(response.status == 200);
+    BOOST_TEST(parse_object(response.body)->getObject("message")->getValue<std::string>("content")
+               == "alpha says: caller " + std::to_string(i));
+  }
+  const auto released = fake.counters();
+  BOOST_TEST(released.held == 0u);
+  BOOST_TEST(!released.holding);
+  BOOST_TEST(released.generations_started == callers);
+  // Once released, later generations pass.
+  BOOST_TEST(post(fake, "/api/generate", R"({"model":"alpha","prompt":"x","stream":false})").status
+             == 200);
+}
+
+BOOST_AUTO_TEST_CASE(a_held_generation_ends_when_its_client_leaves) {
+  fake_target fake(quick_models);
+  fake.hold();
+  auto leaving = std::async(std::launch::async, [&fake] {
+    return http_request("POST", fake.url() + "/api/chat", chat_body("alpha", "hi"), {}, 1500ms);
+  });
+  BOOST_TEST_REQUIRE(
+    wait_for_counters(fake, [](const fake_counters& c) { return c.held == 1; }).held == 1u);
+  BOOST_CHECK_THROW(leaving.get(), http_timeout);
+  const auto left = steady::now();
+  const auto after = wait_for_counters(fake, [](const fake_counters& c) {
+    return c.held == 0 && c.active_generations == 0;
+  });
+  BOOST_TEST(after.held == 0u);
+  BOOST_TEST(after.active_generations == 0u);
+  BOOST_TEST(milliseconds_since(left) < 1000);
+  BOOST_TEST(after.holding); // the hold itself stays until released
+}
+
+BOOST_AUTO_TEST_CASE(server_stops_promptly_while_a_generation_is_held) {
+  fake_target fake(quick_models);
+  fake.hold();
+  auto held = std::async(std::launch::async, [&] {
+    try {
+      return http_request("POST", fake.url() + "/api/generate",
+                          R"({"model":"alpha","prompt":"x"})", {}, 30s)
+        .status;
+    } catch (const http_error&) {
+      return -1;
+    }
+  });
+  BOOST_TEST_REQUIRE(
+    wait_for_counters(fake, [](const fake_counters& c) { return c.held == 1; }).held == 1u);
+  const auto stopping = steady::now();
+  fake.process().signal(SIGTERM);
+  const auto status = fake.process().wait_exit(5s);
+  BOOST_TEST_REQUIRE(status.has_value());
+  BOOST_TEST(*status == 0);
+  BOOST_TEST(milliseconds_since(stopping) < 3000);
+  BOOST_TEST(held.get() == -1);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

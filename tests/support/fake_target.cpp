@@ -90,6 +90,8 @@ fake_counters fake_target::counters() const {
   counters.generations_started = number(json, "generations_started");
   counters.active_generations = number(json, "active_generations");
   counters.max_concurrent_generations = number(json, "max_concurrent_generations");
+  counters.holding = json->getValue<bool>("holding");
+  counters.held = number(json, "held");
   const auto resident = json->getArray("resident");
   for (std::size_t i = 0; i < resident->size(); ++i)
     counters.resident.push_back(resident->getElement<std::string>(static_cast<unsigned>(i)));
@@ -113,13 +115,25 @@ void fake_target::clear_faults() const {
   post_hook("DELETE", "/_fake/faults", "");
 }
 
-void fake_target::post_hook(const std::string& method, const std::string& path,
-                            const std::string& body) const {
+void fake_target::hold() const {
+  post_hook("POST", "/_fake/hold", "");
+}
+
+uint64_t fake_target::release() const {
+  Poco::JSON::Parser parser;
+  const auto reply = parser.parse(post_hook("POST", "/_fake/release", ""))
+                       .extract<Poco::JSON::Object::Ptr>();
+  return number(reply, "released");
+}
+
+std::string fake_target::post_hook(const std::string& method, const std::string& path,
+                                   const std::string& body) const {
   const auto response = http_request(method, url() + path, body);
   if (response.status != 200)
     throw std::runtime_error(method + " " + path + ": status "
                              + std::to_string(response.status) + " "
                              + response.body);
+  return response.body;
 }
 
 } // namespace foreman_test

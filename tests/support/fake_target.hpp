@@ -21,6 +21,8 @@ struct fake_counters {
   uint64_t generations_started = 0;
   uint64_t active_generations = 0;
   uint64_t max_concurrent_generations = 0;
+  bool holding = false;  // POST /_fake/hold in force
+  uint64_t held = 0;     // generations waiting for the release
   std::vector<std::string> resident;
 
   uint64_t requests_to(const std::string& path) const;
@@ -53,14 +55,20 @@ public:
                  const std::string& path = "") const;
   void clear_faults() const;
 
+  /// Generations (chat/generate with a prompt) wait, their model loaded,
+  /// until release(); see counters().held.
+  void hold() const;
+  /// Lets held generations go; returns how many were waiting.
+  uint64_t release() const;
+
   /// The running process, e.g. to signal it or read its output.
   child_process& process() {
     return *process_;
   }
 
 private:
-  void post_hook(const std::string& method, const std::string& path,
-                 const std::string& body) const;
+  std::string post_hook(const std::string& method, const std::string& path,
+                        const std::string& body) const;
 
   std::unique_ptr<child_process> process_;
   uint16_t port_ = 0;
