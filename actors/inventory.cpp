@@ -7,7 +7,6 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "core/keep_alive.hpp"
-#include "core/log.hpp"
 #include "core/model_name.hpp"
 #include "messages/errors.hpp"
 #include "net/json_util.hpp"
@@ -40,7 +39,8 @@ void warm_embedder(inventory_pointer self) {
   if (st.embed_key.empty() || st.warming)
     return;
   st.warming = true;
-  log_info("inventory", "warming the embedder model=" + st.config.embed_model);
+  st.config.log.info("inventory", "warming the embedder",
+                     {{"model", st.config.embed_model}});
   target_request load;
   load.purpose = target_purpose::load;
   load.kind = job_kind::embed;
@@ -53,10 +53,12 @@ void warm_embedder(inventory_pointer self) {
       st.warming = false;
       if (reply.failure == target_failure::none) {
         st.residents[st.embed_key] = ++st.note_count;
-        log_info("inventory", "embedder pinned model=" + st.config.embed_model);
+        st.config.log.info("inventory", "embedder pinned",
+                           {{"model", st.config.embed_model}});
       } else {
-        log_warning("inventory", "cannot warm the embedder model="
-                                   + st.config.embed_model + ": " + reply.body);
+        st.config.log.warning("inventory", "cannot warm the embedder",
+                              {{"model", st.config.embed_model},
+                               {"error", reply.body}});
       }
     });
 }
@@ -80,7 +82,7 @@ void poll(inventory_pointer self) {
           fresh.emplace(model.model_key, notes_before);
         st.residents = std::move(fresh);
         if (!st.target_reachable)
-          log_info("inventory", "target reachable");
+          st.config.log.info("inventory", "target reachable");
         st.target_reachable = true;
         st.target_problem.clear();
         if (!st.embed_key.empty() && st.residents.count(st.embed_key) == 0)
@@ -90,7 +92,8 @@ void poll(inventory_pointer self) {
         auto& st = self->state;
         st.poll_in_flight = false;
         if (st.target_reachable)
-          log_warning("inventory", "target unreachable: " + describe(err));
+          st.config.log.warning("inventory", "target unreachable",
+                                {{"error", describe(err)}});
         st.target_reachable = false;
         st.target_problem = describe(err);
       });

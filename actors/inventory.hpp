@@ -5,6 +5,7 @@
 
 #include <caf/fwd.hpp>
 
+#include "core/log.hpp"
 #include "messages/interfaces.hpp"
 
 namespace foreman {
@@ -13,6 +14,7 @@ struct inventory_config {
   /// Pinned embedder; empty = none.
   std::string embed_model;
   std::chrono::milliseconds poll_interval{std::chrono::seconds{2}};
+  logger log;
 };
 
 /// Spawns the MODEL INVENTORY actor. It reads /api/ps every poll_interval,

@@ -4,8 +4,6 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include "core/clock.hpp"
-#include "core/log.hpp"
 #include "messages/errors.hpp"
 #include "persistence/job_store.hpp"
 
@@ -30,6 +28,10 @@ job notify_event(store_pointer self, job x) {
     for (auto& listener : self->state.listeners)
       self->send(listener, wake_atom_v);
   return x;
+}
+
+int64_t wall_ms(store_pointer self) {
+  return self->state.config.clock->wall_ms();
 }
 
 /// The caf::error for one of the store's exceptions.
@@ -57,12 +59,12 @@ store_actor::behavior_type
 store(store_pointer self,
       std::shared_ptr<job_store> db, store_config config) {
   self->state.db = std::move(db);
-  self->state.config = config;
+  self->state.config = std::move(config);
   return {
     [=](insert_atom, const job_spec& spec) {
       return guarded([&] {
         return notify_event(self, self->state.db->insert(
-                                    spec, now_unix_ms(),
+                                    spec, wall_ms(self),
                                     self->state.config.max_queue));
       });
     },
@@ -88,13 +90,12 @@ store(store_pointer self,
     },
     [=](const job_transition& change) {
       return guarded([&] {
-        return notify_event(self, self->state.db->apply(change, now_unix_ms()));
+        return notify_event(self, self->state.db->apply(change, wall_ms(self)));
       });
     },
     [=](const job_completion& completion) {
       return guarded([&] {
-        return notify_event(self,
-                            self->state.db->complete(completion, now_unix_ms()));
+        return notify_event(self, self->state.db->complete(completion, wall_ms(self)));
       });
     },
     [=](list_atom, const job_query& query) {
@@ -126,8 +127,8 @@ store(store_pointer self,
         self->state.db->event_delivered(seq);
       } catch (const store_error& e) {
         // The event stays in the outbox and goes out again: at least once.
-        log_error("store", "cannot drop delivered event " + std::to_string(seq)
-                             + ": " + e.what());
+        self->state.config.log.error("store", "cannot drop a delivered event",
+                                     {{"event_id", seq}, {"error", e.what()}});
       }
     },
     [=](postpone_atom, int64_t seq, int64_t next_attempt_ms, bool give_up) {
@@ -137,8 +138,8 @@ store(store_pointer self,
         else
           self->state.db->postpone_event(seq, next_attempt_ms);
       } catch (const store_error& e) {
-        log_error("store", "cannot record the delivery attempt of event "
-                             + std::to_string(seq) + ": " + e.what());
+        self->state.config.log.error("store", "cannot record a delivery attempt",
+                                     {{"event_id", seq}, {"error", e.what()}});
       }
     },
     [=](subscribe_atom, const outbox_listener_actor& listener) {
@@ -157,7 +158,9 @@ store(store_pointer self,
 
 store_actor spawn_store(caf::actor_system& sys, std::shared_ptr<job_store> db,
                         store_config config) {
-  return sys.spawn<caf::detached>(store, std::move(db), config);
+  if (config.detached)
+    return sys.spawn<caf::detached>(store, std::move(db), std::move(config));
+  return sys.spawn(store, std::move(db), std::move(config));
 }
 
 } // namespace foreman

@@ -207,8 +207,8 @@ target_client(client_pointer self, target_client_config config) {
     [=](abort_atom, int64_t job_id) {
       auto i = self->state.calls.find(job_id);
       if (i != self->state.calls.end()) {
-        log_info("target_client", "aborting the call for job "
-                                    + std::to_string(job_id));
+        self->state.config.log.info("target_client", "aborting a job's call",
+                                    {{"job_id", job_id}});
         i->second->abort();
       }
     },

@@ -4,6 +4,7 @@
 
 #include <caf/fwd.hpp>
 
+#include "core/log.hpp"
 #include "core/url.hpp"
 #include "messages/interfaces.hpp"
 
@@ -17,6 +18,7 @@ struct target_client_config {
   std::chrono::milliseconds read_timeout{std::chrono::hours{1}};
   /// How long /api/ps may take.
   std::chrono::milliseconds ps_timeout{std::chrono::seconds{5}};
+  logger log;
 };
 
 /// Spawns the TARGET CLIENT actor (detached). Calls run in long-lived

@@ -28,7 +28,7 @@ using caller_pointer = waiting_caller_actor::stateful_pointer<waiting_caller_sta
 /// The GPU does no work for callers who left.
 void abandon(caller_pointer self) {
   auto& st = self->state;
-  log_info("waiting_caller", "caller left, cancelling job " + std::to_string(st.job_id));
+  log_info("waiting_caller", "caller left, cancelling the job", {{"job_id", st.job_id}});
   caf::anon_send(st.worker, cancel_atom_v, st.job_id);
   self->quit();
 }

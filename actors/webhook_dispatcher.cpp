@@ -2,19 +2,16 @@
 
 #include <algorithm>
 #include <map>
-#include <random>
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include "core/clock.hpp"
-#include "core/log.hpp"
-#include "core/url.hpp"
+#include "core/backoff.hpp"
+#include "core/wake_timer.hpp"
 #include "messages/errors.hpp"
 #include "net/jobs_api.hpp"
-#include "net/webhook_http.hpp"
 
 namespace foreman {
 
@@ -34,9 +31,11 @@ struct dispatcher_state {
   /// Events whose attempt ended, by the number of reads sent before: a read
   /// sent earlier may still show them as due.
   std::map<int64_t, int64_t> settled;
-  /// The wake-up for the earliest retry is set for this time; 0 = none.
-  int64_t wake_at_ms = 0;
-  std::minstd_rand jitter{std::random_device{}()};
+  /// Retries are set and compared on this timeline.
+  due_time_clock due_times{system_clock()};
+  jittered_backoff backoff{std::chrono::seconds{1}, std::chrono::minutes{10}};
+  /// The wake-up for the earliest retry.
+  wake_timer retry_wake;
 };
 
 using dispatcher_pointer
@@ -46,25 +45,11 @@ void fetch(dispatcher_pointer self);
 
 void wake_at(dispatcher_pointer self, int64_t due_ms) {
   auto& st = self->state;
-  if (due_ms == 0 || (st.wake_at_ms != 0 && st.wake_at_ms <= due_ms))
-    return;
-  st.wake_at_ms = due_ms;
-  auto delay = std::max<int64_t>(due_ms - now_unix_ms(), 0);
-  self->delayed_send(self, std::chrono::milliseconds{delay + 1}, wake_atom_v);
+  if (auto delay = st.retry_wake.arm(due_ms, st.due_times.now_ms()))
+    self->delayed_send(self, *delay, wake_atom_v);
 }
 
-/// Exponential backoff with jitter: the n-th failure waits a random time
-/// between half and all of base * 2^(n-1), capped, so retries to one
-/// receiver spread out.
-int64_t retry_delay_ms(dispatcher_pointer self, int32_t failures) {
-  auto& cfg = self->state.config;
-  auto ceiling = std::min<int64_t>(cfg.backoff_ms << std::min(failures - 1, 20),
-                                   cfg.max_backoff_ms);
-  std::uniform_int_distribution<int64_t> pick{ceiling / 2, ceiling};
-  return pick(self->state.jitter);
-}
-
-/// POSTs one event on a detached runner, which reports back and ends.
+/// POSTs one event on a runner of its own, which reports back and ends.
 void deliver(dispatcher_pointer self, const webhook_event& event) {
   auto& cfg = self->state.config;
   self->state.in_flight.emplace(event.job_id, event.deliveries);
@@ -77,16 +62,17 @@ void deliver(dispatcher_pointer self, const webhook_event& event) {
     return;
   }
   auto body = net::webhook_event_json(event, cfg.public_base_url);
-  webhook_dispatcher_actor dispatcher{self};
-  self->system().spawn<caf::detached>(
-    [dispatcher, target = *url, body = std::move(body), seq = event.seq,
-     job_id = event.job_id, secret = cfg.secret,
-     timeout = cfg.timeout](caf::event_based_actor* runner) {
-      auto result = net::post_webhook(target, body, seq, secret,
-                                      now_unix_ms() / 1000, timeout);
-      runner->send(dispatcher, webhook_attempt{seq, job_id, result.delivered,
-                                               result.problem});
-    });
+  auto runner = [dispatcher = webhook_dispatcher_actor{self}, target = *url,
+                 body = std::move(body), seq = event.seq, job_id = event.job_id,
+                 send = cfg.send](caf::event_based_actor* runner) {
+    auto result = send(target, body, seq);
+    runner->send(dispatcher,
+                 webhook_attempt{seq, job_id, result.delivered, result.problem});
+  };
+  if (cfg.detached_runners)
+    self->system().spawn<caf::detached>(std::move(runner));
+  else
+    self->system().spawn(std::move(runner));
 }
 
 void on_batch(dispatcher_pointer self, int64_t fetch_no,
@@ -121,14 +107,15 @@ void fetch(dispatcher_pointer self) {
   auto fetch_no = ++st.fetches_sent;
   // Events of jobs under way come back too; ask for enough besides them.
   auto limit = st.config.max_in_flight + static_cast<int32_t>(st.in_flight.size());
-  self->request(st.store, caf::infinite, outbox_atom_v, now_unix_ms(), limit,
-                st.config.inline_limit)
+  self->request(st.store, caf::infinite, outbox_atom_v, st.due_times.now_ms(),
+                limit, st.config.inline_limit)
     .then([=](const webhook_batch& batch) { on_batch(self, fetch_no, batch); },
           [=](const caf::error& err) {
-            log_error("webhook_dispatcher",
-                      "cannot read the outbox: " + describe(err));
+            self->state.config.log.error("webhook_dispatcher",
+                                         "cannot read the outbox",
+                                         {{"error", describe(err)}});
             self->state.fetching = false;
-            wake_at(self, now_unix_ms() + 1000);
+            wake_at(self, self->state.due_times.now_ms() + 1000);
           });
 }
 
@@ -139,25 +126,26 @@ void on_attempt(dispatcher_pointer self, const webhook_attempt& attempt) {
   if (i != st.in_flight.end())
     st.in_flight.erase(i);
   st.settled[attempt.seq] = st.fetches_sent;
-  auto what = "event=" + std::to_string(attempt.seq)
-              + " job=" + std::to_string(attempt.job_id);
+  log_fields fields{{"event_id", attempt.seq}, {"job_id", attempt.job_id},
+                    {"attempt", failures}};
   self->send(st.config.metrics,
              webhook_metric{attempt.delivered ? "delivered"
                             : failures >= st.config.max_attempts ? "given_up"
                                                                   : "failed"});
   if (attempt.delivered) {
-    log_debug("webhook_dispatcher", what + " delivered");
+    st.config.log.debug("webhook_dispatcher", "event delivered", fields);
     self->send(st.store, delivered_atom_v, attempt.seq);
   } else if (failures >= st.config.max_attempts) {
-    log_warning("webhook_dispatcher",
-                what + " given up after " + std::to_string(failures)
-                  + " attempts: " + attempt.problem);
+    fields.emplace_back("error", attempt.problem);
+    st.config.log.warning("webhook_dispatcher", "event given up", fields);
     self->send(st.store, postpone_atom_v, attempt.seq, int64_t{0}, true);
   } else {
-    auto due = now_unix_ms() + retry_delay_ms(self, failures);
-    log_info("webhook_dispatcher",
-             what + " attempt " + std::to_string(failures)
-               + " failed, retrying: " + attempt.problem);
+    auto delay = st.backoff.delay(failures);
+    auto due = st.due_times.now_ms() + delay.count();
+    fields.emplace_back("error", attempt.problem);
+    fields.emplace_back("backoff_ms", delay.count());
+    st.config.log.info("webhook_dispatcher", "event delivery failed, retrying",
+                       fields);
     self->send(st.store, postpone_atom_v, attempt.seq, due, false);
     wake_at(self, due);
   }
@@ -168,16 +156,19 @@ void on_attempt(dispatcher_pointer self, const webhook_attempt& attempt) {
 webhook_dispatcher_actor::behavior_type
 webhook_dispatcher(dispatcher_pointer self, webhook_dispatcher_config config,
                    store_actor store) {
-  self->state.config = std::move(config);
-  self->state.store = std::move(store);
+  auto& st = self->state;
+  st.config = std::move(config);
+  st.store = std::move(store);
+  st.due_times = due_time_clock{st.config.clock};
+  st.backoff = jittered_backoff{std::chrono::milliseconds{st.config.backoff_ms},
+                                std::chrono::milliseconds{st.config.max_backoff_ms}};
   self->send(self->state.store, subscribe_atom_v,
              outbox_listener_actor{webhook_dispatcher_actor{self}});
   // Events left undelivered by an earlier run go out now.
   self->send(self, wake_atom_v);
   return {
     [=](wake_atom) {
-      if (self->state.wake_at_ms <= now_unix_ms())
-        self->state.wake_at_ms = 0;
+      self->state.retry_wake.woke(self->state.due_times.now_ms());
       fetch(self);
     },
     [=](const webhook_attempt& attempt) { on_attempt(self, attempt); },
@@ -189,6 +180,14 @@ webhook_dispatcher(dispatcher_pointer self, webhook_dispatcher_config config,
 webhook_dispatcher_actor spawn_webhook_dispatcher(caf::actor_system& sys,
                                                   webhook_dispatcher_config config,
                                                   store_actor store) {
+  if (!config.send)
+    config.send = [secret = config.secret, timeout = config.timeout,
+                   clock = config.clock](const http_url& url,
+                                         const std::string& body,
+                                         int64_t event_id) {
+      return net::post_webhook(url, body, event_id, secret,
+                               clock->wall_ms() / 1000, timeout);
+    };
   return sys.spawn(webhook_dispatcher, std::move(config), std::move(store));
 }
 

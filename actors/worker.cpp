@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <map>
 #include <optional>
-#include <random>
 #include <unordered_map>
 #include <vector>
 
@@ -11,9 +10,9 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include "core/clock.hpp"
-#include "core/log.hpp"
+#include "core/backoff.hpp"
 #include "core/model_name.hpp"
+#include "core/wake_timer.hpp"
 #include "messages/errors.hpp"
 #include "net/api_mapping.hpp"
 #include "net/json_util.hpp"
@@ -38,7 +37,8 @@ struct running_job {
   bool cancel_requested = false;
   /// FOREMAN_JOB_TIMEOUT passed and the call was aborted.
   bool timed_out = false;
-  /// When the current call to the target started (for the duration stats).
+  /// When the current call to the target started, on the monotonic clock
+  /// (for the duration stats); 0 = no call yet.
   int64_t call_started_ms = 0;
   std::string model_key;
   /// Some chunks already reached streaming callers.
@@ -77,13 +77,23 @@ struct worker_state {
   bool picking = false;
   /// Work arrived while picking: pick again afterwards.
   bool pick_again = false;
-  /// The wake-up for the earliest retry is set for this time; 0 = none.
-  int64_t retry_wake_at_ms = 0;
+  /// Backoffs are set and compared on this timeline.
+  due_time_clock due_times{system_clock()};
+  jittered_backoff backoff{std::chrono::seconds{1}, std::chrono::minutes{1}};
+  /// The wake-up for the earliest retry.
+  wake_timer retry_wake;
   /// The group (model and load options) each model was last run with: a
   /// resident model serves that group without a reload.
   std::map<std::string, std::string> loaded_groups;
   std::map<std::string, model_timings> timings;
-  std::minstd_rand jitter{std::random_device{}()};
+
+  int64_t wall_ms() const {
+    return config.clock->wall_ms();
+  }
+
+  int64_t steady_ms() const {
+    return config.clock->steady_ms();
+  }
 };
 
 using worker_pointer = worker_actor::stateful_pointer<worker_state>;
@@ -91,10 +101,23 @@ using worker_pointer = worker_actor::stateful_pointer<worker_state>;
 void pick_next(worker_pointer self);
 void finish_cancelled(worker_pointer self, int64_t job_id);
 
-std::string describe_job(const job& j) {
-  return "job=" + std::to_string(j.id) + " model=" + j.model
-         + " state=" + to_string(j.state) + " attempt="
-         + std::to_string(j.attempt) + "/" + std::to_string(j.max_attempts);
+/// The log attributes of a job's transition.
+log_fields job_fields(const job& j) {
+  log_fields fields{{"job_id", j.id},
+                    {"model", j.model},
+                    {"state", to_string(j.state)},
+                    {"attempt", j.attempt},
+                    {"max_attempts", j.max_attempts}};
+  if (is_terminal(j.state) && j.started_at_ms > 0)
+    fields.emplace_back("duration_ms", j.finished_at_ms - j.started_at_ms);
+  if (!j.error.empty())
+    fields.emplace_back("error", j.error);
+  return fields;
+}
+
+void log_job(worker_pointer self, log_level level, std::string_view msg,
+             const job& j) {
+  self->state.config.log.write(level, "worker", msg, job_fields(j));
 }
 
 void deliver(worker_pointer self, int64_t job_id, const job_outcome& outcome) {
@@ -157,8 +180,8 @@ void note_start(worker_pointer self, const job& j) {
 /// The store could not record a step of a running job: the job stays where
 /// the store has it (recovered at the next start) and its callers learn why.
 void on_store_error(worker_pointer self, int64_t job_id, const caf::error& err) {
-  log_error("worker", "job=" + std::to_string(job_id)
-                        + " cannot be recorded: " + describe(err));
+  self->state.config.log.error("worker", "cannot record the job's step",
+                               {{"job_id", job_id}, {"error", describe(err)}});
   deliver_error(self, job_id, err);
   release(self);
 }
@@ -169,7 +192,7 @@ void fail(worker_pointer self, const job& j, int32_t status, std::string body,
   self->request(self->state.store, caf::infinite, change)
     .then(
       [=](const job& failed) {
-        log_warning("worker", describe_job(failed) + " error=" + failed.error);
+        log_job(self, log_level::warning, "job failed", failed);
         note_end(self, failed);
         deliver(self, failed.id, job_outcome{failed, status, body});
         release(self);
@@ -202,26 +225,19 @@ void end_interrupted_streams(worker_pointer self, const job& j) {
     self->state.waiting.erase(i);
 }
 
-/// Exponential backoff with full jitter: attempt n waits a random time up
-/// to base * 2^(n-1), capped, so retries of many jobs do not arrive in step.
-int64_t retry_delay_ms(worker_pointer self, int32_t attempt) {
-  auto base = self->state.config.retry_backoff_ms;
-  auto ceiling = std::min<int64_t>(base << std::min(attempt - 1, 16),
-                                   self->state.config.max_retry_backoff_ms);
-  std::uniform_int_distribution<int64_t> pick{ceiling / 2, ceiling};
-  return pick(self->state.jitter);
-}
-
 void requeue(worker_pointer self, const job& j, std::string message) {
+  auto delay = self->state.backoff.delay(j.attempt);
   job_transition change{j.id, job_state::queued, std::move(message), false,
-                        now_unix_ms() + retry_delay_ms(self, j.attempt)};
+                        self->state.due_times.now_ms() + delay.count()};
   self->request(self->state.store, caf::infinite, change)
     .then(
       [=](const job& queued) {
         // Cancelled while the retry was being recorded: it must not run again.
         if (cancel_requested(self))
           return finish_cancelled(self, queued.id);
-        log_info("worker", describe_job(queued) + " retry after: " + queued.error);
+        auto fields = job_fields(queued);
+        fields.emplace_back("backoff_ms", delay.count());
+        self->state.config.log.info("worker", "job queued for a retry", fields);
         end_interrupted_streams(self, queued);
         release(self);
       },
@@ -235,7 +251,7 @@ void finish_cancelled(worker_pointer self, int64_t job_id) {
   self->request(self->state.store, caf::infinite, change)
     .then(
       [=](const job& cancelled) {
-        log_info("worker", describe_job(cancelled));
+        log_job(self, log_level::info, "job cancelled", cancelled);
         note_end(self, cancelled);
         deliver(self, job_id,
                 job_outcome{cancelled, 499, net::error_json("request canceled")});
@@ -271,7 +287,8 @@ void requeue_for_shutdown(worker_pointer self, int64_t job_id) {
   self->request(self->state.store, caf::infinite, change)
     .then(
       [=](const job& queued) {
-        log_info("worker", describe_job(queued) + " back in the queue for the next start");
+        log_job(self, log_level::info, "job interrupted by shutdown, queued for the next start",
+                queued);
         self->state.requeued_by_drain = queued.id;
         release(self);
       },
@@ -343,14 +360,14 @@ void record_duration(worker_pointer self, double model_timings::*field) {
   auto& running = self->state.running;
   if (!running || running->call_started_ms == 0)
     return;
-  auto elapsed = static_cast<double>(now_unix_ms() - running->call_started_ms);
+  auto elapsed = static_cast<double>(self->state.steady_ms() - running->call_started_ms);
   auto& average = self->state.timings[running->model_key].*field;
   average = average < 0 ? elapsed : 0.7 * average + 0.3 * elapsed;
 }
 
 void start_call_clock(worker_pointer self) {
   if (self->state.running)
-    self->state.running->call_started_ms = now_unix_ms();
+    self->state.running->call_started_ms = self->state.steady_ms();
 }
 
 void complete(worker_pointer self, const job& j, const target_reply& reply) {
@@ -358,7 +375,7 @@ void complete(worker_pointer self, const job& j, const target_reply& reply) {
   self->request(self->state.store, caf::infinite, std::move(completion))
     .then(
       [=](const job& done) {
-        log_info("worker", describe_job(done));
+        log_job(self, log_level::info, "job done", done);
         note_end(self, done);
         deliver(self, done.id, job_outcome{done, 200, reply.body});
         release(self);
@@ -402,7 +419,7 @@ chunk_sink_actor stream_sink(worker_pointer self, int64_t job_id) {
 void run(worker_pointer self, const job& j) {
   if (interrupted(self, j.id))
     return;
-  log_info("worker", describe_job(j));
+  log_job(self, log_level::info, "job working", j);
   start_call_clock(self);
   self->request(self->state.target, caf::infinite, call_atom_v,
                 make_request(self, j, target_purpose::run), stream_sink(self, j.id))
@@ -433,7 +450,7 @@ void load(worker_pointer self, const job& j) {
   if (interrupted(self, j.id))
     return;
   note_start(self, j);
-  log_info("worker", describe_job(j));
+  log_job(self, log_level::info, "job loading", j);
   start_call_clock(self);
   self->request(self->state.target, caf::infinite, call_atom_v,
                 make_request(self, j, target_purpose::load), chunk_sink_actor{})
@@ -441,7 +458,7 @@ void load(worker_pointer self, const job& j) {
       if (auto& running = self->state.running; running && running->call_started_ms > 0)
         self->send(self->state.metrics,
                    model_load_metric{model_key(j.model),
-                                     static_cast<double>(now_unix_ms()
+                                     static_cast<double>(self->state.steady_ms()
                                                          - running->call_started_ms)
                                        / 1000.0});
       record_duration(self, &model_timings::load_ms);
@@ -495,12 +512,8 @@ std::vector<std::string> resident_groups(worker_pointer self,
 /// Wakes the worker when the earliest backing-off job becomes eligible.
 void wake_for_retry(worker_pointer self, int64_t retry_at_ms) {
   auto& st = self->state;
-  if (retry_at_ms == 0
-      || (st.retry_wake_at_ms != 0 && st.retry_wake_at_ms <= retry_at_ms))
-    return;
-  st.retry_wake_at_ms = retry_at_ms;
-  auto delay = std::max<int64_t>(retry_at_ms - now_unix_ms(), 0);
-  self->delayed_send(self, std::chrono::milliseconds{delay + 1}, wake_atom_v);
+  if (auto delay = st.retry_wake.arm(retry_at_ms, st.due_times.now_ms()))
+    self->delayed_send(self, *delay, wake_atom_v);
 }
 
 void pick_next(worker_pointer self) {
@@ -514,7 +527,8 @@ void pick_next(worker_pointer self) {
   st.picking = true;
   st.pick_again = false;
   auto retry_later = [=](const caf::error& err) {
-    log_error("worker", "cannot choose the next job: " + describe(err));
+    self->state.config.log.error("worker", "cannot choose the next job",
+                                 {{"error", describe(err)}});
     self->state.picking = false;
     self->delayed_send(self, std::chrono::seconds{1}, wake_atom_v);
   };
@@ -523,7 +537,7 @@ void pick_next(worker_pointer self) {
       [=](const std::vector<std::string>& models) {
         auto groups = resident_groups(self, models);
         self->request(self->state.store, caf::infinite, candidates_atom_v,
-                      groups, now_unix_ms())
+                      groups, self->state.due_times.now_ms())
           .then(
             [=](const queue_candidates& queue) {
               auto& st = self->state;
@@ -531,7 +545,7 @@ void pick_next(worker_pointer self) {
               wake_for_retry(self, queue.next_retry_at_ms);
               if (st.draining)
                 return;
-              auto choice = choose_next_job(queue.jobs, groups, now_unix_ms(),
+              auto choice = choose_next_job(queue.jobs, groups, st.wall_ms(),
                                             st.config.rules);
               if (!choice) {
                 if (st.pick_again)
@@ -576,11 +590,10 @@ int64_t estimate_start(worker_pointer self, const job& x, const queue_ahead& ahe
     return i != st.timings.end() && i->second.load_ms >= 0 ? i->second.load_ms
                                                             : 0.0;
   };
-  auto now = now_unix_ms();
   double wait = 0;
   if (st.running) {
     auto elapsed = st.running->call_started_ms > 0
-                     ? static_cast<double>(now - st.running->call_started_ms)
+                     ? static_cast<double>(st.steady_ms() - st.running->call_started_ms)
                      : 0.0;
     wait += std::max(0.0, run_ms(st.running->model_key) - elapsed);
   }
@@ -592,7 +605,7 @@ int64_t estimate_start(worker_pointer self, const job& x, const queue_ahead& ahe
   auto own_model = model_key(x.model);
   if (st.loaded_groups.count(own_model) == 0)
     wait += load_ms(own_model);
-  return now + static_cast<int64_t>(wait);
+  return st.wall_ms() + static_cast<int64_t>(wait);
 }
 
 /// Stores a new job (with the default attempts when it names none), lets
@@ -602,11 +615,11 @@ void store_new_job(worker_pointer self, job_spec spec, OnStored on_stored,
                    OnError on_error) {
   if (spec.max_attempts <= 0)
     spec.max_attempts = self->state.config.default_max_attempts;
-  auto asked_at = now_unix_ms();
+  auto asked_at = self->state.wall_ms();
   self->request(self->state.store, caf::infinite, insert_atom_v, std::move(spec))
     .then(
       [=](const job& stored) mutable {
-        log_info("worker", describe_job(stored));
+        log_job(self, log_level::info, "job stored", stored);
         // An idempotency key's earlier job comes back older than the request.
         if (stored.created_at_ms >= asked_at)
           self->send(self->state.metrics, job_submitted_metric{stored.kind});
@@ -638,6 +651,9 @@ worker(worker_pointer self, worker_config config, store_actor store,
   st.store = std::move(store);
   st.target = std::move(target);
   st.inventory = std::move(inventory);
+  st.due_times = due_time_clock{st.config.clock};
+  st.backoff = jittered_backoff{std::chrono::milliseconds{st.config.retry_backoff_ms},
+                                std::chrono::milliseconds{st.config.max_retry_backoff_ms}};
   // Jobs recovered from the database wait for no submission.
   self->send(self, wake_atom_v);
   return {
@@ -675,7 +691,7 @@ worker(worker_pointer self, worker_config config, store_actor store,
       self->request(self->state.store, caf::infinite, change)
         .then(
           [=](const job& cancelled) mutable {
-            log_info("worker", describe_job(cancelled));
+            log_job(self, log_level::info, "job cancelled", cancelled);
             note_end(self, cancelled);
             deliver(self, job_id,
                     job_outcome{cancelled, 499,
@@ -705,8 +721,9 @@ worker(worker_pointer self, worker_config config, store_actor store,
       if (!running || running->id != job_id || running->serial != serial
           || running->cancel_requested)
         return;
-      log_warning("worker", "job=" + std::to_string(job_id)
-                              + " exceeded FOREMAN_JOB_TIMEOUT, aborting its call");
+      self->state.config.log.warning(
+        "worker", "job exceeded FOREMAN_JOB_TIMEOUT, aborting its call",
+        {{"job_id", job_id}, {"timeout_ms", self->state.config.job_timeout_ms}});
       running->timed_out = true;
       self->send(self->state.target, abort_atom_v, job_id);
     },
@@ -729,9 +746,8 @@ worker(worker_pointer self, worker_config config, store_actor store,
         rp.deliver(st.requeued_by_drain);
         return rp;
       }
-      log_info("worker", "stopping: job=" + std::to_string(st.running->id)
-                           + " may finish within " + std::to_string(grace_ms)
-                           + " ms");
+      st.config.log.info("worker", "stopping: the running job may finish within the grace period",
+                         {{"job_id", st.running->id}, {"grace_ms", grace_ms}});
       st.drain_waiters.push_back(rp);
       self->delayed_send(self, std::chrono::milliseconds{grace_ms}, drain_atom_v);
       return rp;
@@ -740,15 +756,14 @@ worker(worker_pointer self, worker_config config, store_actor store,
       auto& running = self->state.running;
       if (!running || running->shutdown_abort || running->cancel_requested)
         return;
-      log_warning("worker", "job=" + std::to_string(running->id)
-                              + " did not finish within the shutdown grace "
-                                "period, aborting it");
+      self->state.config.log.warning(
+        "worker", "the running job did not finish within the shutdown grace period, aborting it",
+        {{"job_id", running->id}});
       running->shutdown_abort = true;
       self->send(self->state.target, abort_atom_v, running->id);
     },
     [=](wake_atom) {
-      if (self->state.retry_wake_at_ms <= now_unix_ms())
-        self->state.retry_wake_at_ms = 0;
+      self->state.retry_wake.woke(self->state.due_times.now_ms());
       pick_next(self);
     },
   };

@@ -2,7 +2,9 @@
 
 #include <caf/fwd.hpp>
 
+#include "core/clock.hpp"
 #include "core/keep_alive.hpp"
+#include "core/log.hpp"
 #include "core/scheduling_policy.hpp"
 #include "messages/interfaces.hpp"
 
@@ -20,6 +22,9 @@ struct worker_config {
   /// attempt; 0 = no limit.
   int64_t job_timeout_ms = 0;
   scheduling_rules rules;
+  /// Stamps job starts and times calls; backoffs run on its monotonic time.
+  std::shared_ptr<const time_source> clock = system_clock();
+  logger log;
 };
 
 /// Spawns the WORKER actor: the single execution slot on the target. It runs

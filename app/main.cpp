@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   auto& config = parsed.values;
-  foreman::set_log_level(config.log_level);
+  foreman::set_process_logger(foreman::configured_logger(config));
   raise_descriptor_limit();
   // Signals are taken by sigwait below, never by a random thread.
   sigset_t signals;
@@ -69,14 +69,14 @@ int main(int argc, char** argv) {
               << (config.api_keys.empty() ? ", no API keys" : ", API keys required")
               << std::endl;
     if (config.api_keys.empty() && !foreman::is_loopback_host(config.listen_host))
-      foreman::log_warning("main", "listening on " + config.listen_host
-                                     + " without FOREMAN_API_KEYS: anyone who "
-                                       "reaches this address can run jobs and "
-                                       "manage models");
+      foreman::log_warning("main",
+                           "listening without FOREMAN_API_KEYS: anyone who "
+                           "reaches this address can run jobs and manage models",
+                           {{"listen", config.listen_host}});
     int received = 0;
     sigwait(&signals, &received);
-    foreman::log_info("main", std::string{"received "} + strsignal(received)
-                                + ", stopping");
+    foreman::log_info("main", "stopping on a signal",
+                      {{"signal", strsignal(received)}});
     svc.stop();
   } catch (const std::exception& e) {
     std::cerr << "foreman: " << e.what() << "\n";

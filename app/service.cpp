@@ -30,6 +30,7 @@ struct service::impl {
   metrics_actor metrics;
   int64_t shutdown_grace_ms = 0;
   bool stopped = false;
+  logger log;
 
   explicit impl(caf::actor_system& system) : sys(system) {
   }
@@ -54,9 +55,9 @@ struct service::impl {
     if (ingress)
       self->request(ingress, std::chrono::seconds{10}, drain_atom_v)
         .receive([](bool) {},
-                 [](const caf::error& err) {
-                   log_warning("service", "the HTTP server did not stop accepting: "
-                                            + describe(err));
+                 [this](const caf::error& err) {
+                   log.warning("service", "the HTTP server did not stop accepting",
+                               {{"error", describe(err)}});
                  });
     if (!worker)
       return;
@@ -64,39 +65,49 @@ struct service::impl {
     auto limit = std::chrono::milliseconds{shutdown_grace_ms} + std::chrono::seconds{30};
     self->request(worker, limit, drain_atom_v, shutdown_grace_ms)
       .receive(
-        [](int64_t requeued) {
+        [this](int64_t requeued) {
           if (requeued > 0)
-            log_info("service", "job=" + std::to_string(requeued)
-                                  + " was interrupted and is queued again");
+            log.info("service", "a job was interrupted and is queued again",
+                     {{"job_id", requeued}});
         },
-        [](const caf::error& err) {
-          log_warning("service", "the worker did not stop in time: " + describe(err));
+        [this](const caf::error& err) {
+          log.warning("service", "the worker did not stop in time",
+                      {{"error", describe(err)}});
         });
   }
 };
 
 service::service(caf::actor_system& sys, const settings& config)
   : impl_(std::make_unique<impl>(sys)) {
+  auto& st = *impl_;
+  st.log = configured_logger(config);
+  // What the target's worker, client and inventory log names the target.
+  auto target_log = st.log.with({{"target", config.ollama_url.origin()}});
   auto db = std::make_shared<job_store>(config.db_path,
                                        job_store::latest_schema_version,
                                        config.db_sync_full);
   auto interrupted = db->requeue_interrupted(now_unix_ms());
   if (interrupted.requeued > 0)
-    log_info("store", std::to_string(interrupted.requeued)
-                        + " interrupted job(s) back in the queue");
+    st.log.info("store", "interrupted jobs back in the queue",
+                {{"count", interrupted.requeued}});
   if (interrupted.failed > 0)
-    log_warning("store", std::to_string(interrupted.failed)
-                           + " interrupted job(s) failed: their last attempt was "
-                             "interrupted");
-  auto& st = *impl_;
-  st.store = spawn_store(sys, std::move(db), store_config{config.max_queue});
+    st.log.warning("store", "interrupted jobs failed: their last attempt was interrupted",
+                   {{"count", interrupted.failed}});
+  store_config stored;
+  stored.max_queue = config.max_queue;
+  stored.log = st.log;
+  st.store = spawn_store(sys, std::move(db), std::move(stored));
   st.metrics = spawn_metrics(sys, st.store);
   st.shutdown_grace_ms = config.shutdown_grace_ms;
-  st.target = spawn_target_client(sys, target_client_config{config.ollama_url});
-  st.inventory = spawn_inventory(
-    sys, st.target,
-    inventory_config{config.embed_model,
-                     std::chrono::milliseconds{config.inventory_poll_ms}});
+  target_client_config client;
+  client.target = config.ollama_url;
+  client.log = target_log;
+  st.target = spawn_target_client(sys, std::move(client));
+  inventory_config residents;
+  residents.embed_model = config.embed_model;
+  residents.poll_interval = std::chrono::milliseconds{config.inventory_poll_ms};
+  residents.log = target_log;
+  st.inventory = spawn_inventory(sys, st.target, std::move(residents));
   worker_config wcfg;
   wcfg.job_keep_alive = config.worker_keep_alive;
   wcfg.default_max_attempts = config.max_attempts;
@@ -104,6 +115,7 @@ service::service(caf::actor_system& sys, const settings& config)
   wcfg.rules.drain_by_model = config.drain_by_model;
   wcfg.job_timeout_ms = config.job_timeout_ms;
   wcfg.retry_backoff_ms = config.retry_backoff_ms;
+  wcfg.log = target_log;
   st.worker = spawn_worker(sys, wcfg, st.store, st.target, st.inventory, st.metrics);
   http_ingress_config http;
   http.server.host = config.listen_host;
@@ -136,6 +148,7 @@ service::service(caf::actor_system& sys, const settings& config)
   hooks.backoff_ms = config.webhook_backoff_ms;
   hooks.timeout = std::chrono::milliseconds{config.webhook_timeout_ms};
   hooks.metrics = st.metrics;
+  hooks.log = st.log;
   // Spawned after the server is bound, so the default artifact URLs carry
   // the real port.
   hooks.public_base_url

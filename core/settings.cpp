@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/duration.hpp"
+#include "core/log.hpp"
 #include "core/model_name.hpp"
 #include "core/text.hpp"
 
@@ -292,9 +293,17 @@ const std::vector<option>& options() {
      }},
     {"log-level", "FOREMAN_LOG_LEVEL", "info", "error, warning, info or debug",
      [](settings& s, const std::string& v) -> std::optional<std::string> {
-       if (v != "error" && v != "warning" && v != "info" && v != "debug")
+       if (!parse_log_level(v))
          return "expected error, warning, info or debug";
        s.log_level = v;
+       return std::nullopt;
+     }},
+    {"log-format", "FOREMAN_LOG_FORMAT", "text",
+     "text (key=value after the message) or json (one object per line)",
+     [](settings& s, const std::string& v) -> std::optional<std::string> {
+       if (!parse_log_format(v))
+         return "expected text or json";
+       s.log_format = v;
        return std::nullopt;
      }},
   };
@@ -405,6 +414,12 @@ std::optional<std::string> process_env(const std::string& name) {
   if (auto value = std::getenv(name.c_str()))
     return std::string{value};
   return std::nullopt;
+}
+
+logger configured_logger(const settings& s) {
+  return logger{parse_log_level(s.log_level).value_or(log_level::info),
+                parse_log_format(s.log_format).value_or(log_format::text),
+                logger::stderr_sink()};
 }
 
 std::string settings_help() {

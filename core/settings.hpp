@@ -13,6 +13,7 @@
 
 #include "core/api_keys.hpp"
 #include "core/keep_alive.hpp"
+#include "core/log.hpp"
 #include "core/url.hpp"
 
 namespace foreman {
@@ -47,7 +48,10 @@ struct settings {
   int64_t read_timeout_ms = 30 * 1000;
   /// How often the model inventory reads the target's /api/ps.
   int64_t inventory_poll_ms = 2000;
+  /// error, warning, info or debug.
   std::string log_level = "info";
+  /// text or json.
+  std::string log_format = "text";
   /// Signs webhook deliveries (HMAC-SHA256) when not empty.
   std::string webhook_secret;
   /// Delivery attempts per webhook event before it is given up.
@@ -99,5 +103,8 @@ std::optional<std::string> process_env(const std::string& name);
 
 /// `foreman --help`: every setting with its variable, default and meaning.
 std::string settings_help();
+
+/// A logger on stderr with the settings' level and format.
+logger configured_logger(const settings& s);
 
 } // namespace foreman

@@ -164,14 +164,16 @@ const std::string fail_exhausted_events_sql
 
 // -- webhook outbox ------------------------------------------------------------
 
+// A new event is due at once (next_attempt_at 0): only the dispatcher sets
+// retry times, on its own timeline (core/clock.hpp, due_time_clock).
 const std::string insert_event_sql
   = "INSERT INTO webhook_outbox (job_id, url, state, previous_state, attempt, "
-    "created_at, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)";
+    "created_at, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)";
 // The requeue at start is a transition too: one event per job it moves.
 const std::string requeue_events_sql
   = "INSERT INTO webhook_outbox (job_id, url, state, previous_state, attempt, "
     "created_at, next_attempt_at) "
-    "SELECT id, state_webhook_url, 'queued', state, attempt, ?1, ?1 FROM jobs "
+    "SELECT id, state_webhook_url, 'queued', state, attempt, ?1, 0 FROM jobs "
     "WHERE state IN ('loading', 'working') AND state_webhook_url != ''";
 // Only the oldest event of each job may go out, so a job's events arrive in
 // order; of those, the ones whose retry time has come.

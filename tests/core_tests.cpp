@@ -3,16 +3,24 @@
 
 #include <algorithm>
 #include <fstream>
+#include <limits>
 #include <map>
 
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
 #include "core/api_keys.hpp"
+#include "core/backoff.hpp"
+#include "core/clock.hpp"
 #include "core/duration.hpp"
 #include "core/keep_alive.hpp"
+#include "core/log.hpp"
 #include "core/metrics_registry.hpp"
 #include "core/model_name.hpp"
 #include "core/scheduling_policy.hpp"
 #include "core/settings.hpp"
 #include "core/url.hpp"
+#include "core/wake_timer.hpp"
 #include "net/webhook_policy.hpp"
 #include "prometheus_text.hpp"
 #include "temp_dir.hpp"
@@ -677,6 +685,187 @@ BOOST_AUTO_TEST_CASE(a_simulated_day_never_starves_anyone) {
       break;
   }
   BOOST_TEST(clock == 30'000);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(structured_logs)
+
+// 2026-01-02T03:04:05.678Z
+constexpr int64_t some_time_ms = 1767323045678;
+
+Poco::JSON::Object::Ptr parse_line(const std::string& line) {
+  return Poco::JSON::Parser{}.parse(line).extract<Poco::JSON::Object::Ptr>();
+}
+
+BOOST_AUTO_TEST_CASE(text_lines_put_the_attributes_after_the_message) {
+  auto line = format_log_line(log_format::text, some_time_ms, log_level::warning,
+                              "worker", "job failed",
+                              {{"job_id", 7},
+                               {"model", "llama3.2"},
+                               {"error", "target unreachable: refused"},
+                               {"note", ""},
+                               {"ratio", 0.5}});
+  BOOST_TEST(line
+             == "2026-01-02T03:04:05.678Z warning worker: job failed job_id=7 "
+                "model=llama3.2 error=\"target unreachable: refused\" note=\"\" "
+                "ratio=0.5");
+}
+
+BOOST_AUTO_TEST_CASE(text_values_never_break_the_line) {
+  auto line = format_log_line(log_format::text, some_time_ms, log_level::info,
+                              "inventory", "cannot warm the embedder",
+                              {{"error", "line one\nline \"two\""}});
+  BOOST_TEST(line.find('\n') == std::string::npos);
+  BOOST_TEST(line.find(R"(error="line one\nline \"two\"")") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(json_lines_carry_the_attributes_as_typed_fields) {
+  auto line = format_log_line(log_format::json, some_time_ms, log_level::info,
+                              "worker", "job done",
+                              {{"job_id", int64_t{7}},
+                               {"model", "llama3.2"},
+                               {"attempt", 2},
+                               {"duration_ms", int64_t{1500}},
+                               {"load_seconds", 0.25},
+                               {"pinned", true}});
+  BOOST_TEST(line
+             == R"({"time":"2026-01-02T03:04:05.678Z","level":"info",)"
+                R"("component":"worker","msg":"job done","job_id":7,)"
+                R"("model":"llama3.2","attempt":2,"duration_ms":1500,)"
+                R"("load_seconds":0.25,"pinned":true})");
+  auto event = parse_line(line);
+  BOOST_TEST(event->get("job_id").isInteger());
+  BOOST_TEST(event->getValue<int>("attempt") == 2);
+  BOOST_TEST(event->getValue<double>("load_seconds") == 0.25);
+  BOOST_TEST(event->getValue<bool>("pinned"));
+}
+
+BOOST_AUTO_TEST_CASE(json_lines_parse_whatever_a_value_holds) {
+  // A target's error body may hold quotes, control characters and bytes
+  // that are not UTF-8.
+  std::string nasty = "say \"hi\"\\ \t\r\n\x01 caf\xc3\xa9 \xff\xc3(";
+  auto line = format_log_line(log_format::json, some_time_ms, log_level::error,
+                              "comp\"onent", nasty,
+                              {{"error", nasty},
+                               {"nan", std::numeric_limits<double>::quiet_NaN()}});
+  BOOST_TEST(line.find('\n') == std::string::npos);
+  auto event = parse_line(line);
+  auto error = event->getValue<std::string>("error");
+  BOOST_TEST(error.substr(0, 13) == "say \"hi\"\\ \t\r\n");
+  BOOST_TEST(error.find("caf\xc3\xa9") != std::string::npos);
+  BOOST_TEST(error.find("\xef\xbf\xbd") != std::string::npos); // U+FFFD
+  BOOST_TEST(event->getValue<std::string>("msg") == error);
+  BOOST_TEST(event->getValue<std::string>("component") == "comp\"onent");
+  BOOST_TEST(event->isNull("nan"));
+}
+
+BOOST_AUTO_TEST_CASE(a_logger_writes_its_levels_with_its_context) {
+  std::vector<std::string> lines;
+  logger log{log_level::info, log_format::json,
+             [&](const std::string& line) { lines.push_back(line); }};
+  auto target_log = log.with({{"target", "http://gpu1:11434"}});
+  target_log.debug("worker", "not written");
+  target_log.info("worker", "job stored", {{"job_id", 3}});
+  log.error("store", "no context");
+  BOOST_REQUIRE_EQUAL(lines.size(), 2u);
+  auto first = parse_line(lines[0]);
+  BOOST_TEST(first->getValue<int>("job_id") == 3);
+  BOOST_TEST(first->getValue<std::string>("target") == "http://gpu1:11434");
+  BOOST_TEST(first->getValue<std::string>("level") == "info");
+  BOOST_TEST(!parse_line(lines[1])->has("target"));
+}
+
+BOOST_AUTO_TEST_CASE(levels_and_formats_parse_by_name) {
+  BOOST_TEST((parse_log_level("warning") == log_level::warning));
+  BOOST_TEST(!parse_log_level("verbose"));
+  BOOST_TEST((parse_log_format("json") == log_format::json));
+  BOOST_TEST(!parse_log_format("JSON"));
+  auto s = parse_settings({"--log-format=json"}, [](const std::string&) {
+             return std::optional<std::string>{};
+           }).values;
+  BOOST_TEST(s.log_format == "json");
+  try {
+    parse_settings({}, [](const std::string& name) {
+      return name == "FOREMAN_LOG_FORMAT" ? std::optional<std::string>{"xml"}
+                                          : std::nullopt;
+    });
+    BOOST_FAIL("accepted FOREMAN_LOG_FORMAT=xml");
+  } catch (const settings_error& e) {
+    std::string what = e.what();
+    BOOST_TEST(what.find("FOREMAN_LOG_FORMAT") != std::string::npos);
+    BOOST_TEST(what.find("text or json") != std::string::npos);
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(retry_timing)
+
+using std::chrono::milliseconds;
+
+BOOST_AUTO_TEST_CASE(backoff_doubles_up_to_its_cap_with_jitter) {
+  jittered_backoff backoff{milliseconds{1000}, milliseconds{60000}};
+  BOOST_TEST(backoff.ceiling(1).count() == 1000);
+  BOOST_TEST(backoff.ceiling(2).count() == 2000);
+  BOOST_TEST(backoff.ceiling(6).count() == 32000);
+  BOOST_TEST(backoff.ceiling(7).count() == 60000);
+  BOOST_TEST(backoff.ceiling(100000).count() == 60000);
+  for (int32_t n : {1, 3, 7, 40}) {
+    auto ceiling = backoff.ceiling(n).count();
+    for (int i = 0; i < 200; ++i) {
+      auto delay = backoff.delay(n).count();
+      BOOST_TEST((delay >= ceiling / 2 && delay <= ceiling), n << ": " << delay);
+    }
+  }
+  // A first delay beyond the cap waits the cap.
+  BOOST_TEST(jittered_backoff(milliseconds{5000}, milliseconds{1000}).ceiling(1).count()
+             == 1000);
+}
+
+BOOST_AUTO_TEST_CASE(a_wake_timer_keeps_one_wake_up_for_the_earliest_due_time) {
+  wake_timer timer;
+  BOOST_TEST(!timer.arm(0, 1000));
+  BOOST_TEST(timer.arm(5000, 1000)->count() == 4000);
+  // Later due times wait for the pending wake-up; an earlier one needs its own.
+  BOOST_TEST(!timer.arm(7000, 2000));
+  BOOST_TEST(timer.arm(3000, 2000)->count() == 1000);
+  // An early wake-up (another reason to look) leaves the pending one.
+  timer.woke(2500);
+  BOOST_TEST(!timer.arm(4000, 2500));
+  timer.woke(3000);
+  BOOST_TEST(timer.arm(7000, 3000)->count() == 4000);
+  timer.woke(7000);
+  // Due already: at once.
+  BOOST_TEST(timer.arm(6000, 7000)->count() == 0);
+}
+
+/// A clock whose wall time the test sets apart from its monotonic time.
+struct settable_clock : time_source {
+  int64_t wall = 1767323045678;
+  int64_t steady = 42;
+  int64_t wall_ms() const override {
+    return wall;
+  }
+  int64_t steady_ms() const override {
+    return steady;
+  }
+};
+
+BOOST_AUTO_TEST_CASE(due_times_move_with_monotonic_time_only) {
+  auto source = std::make_shared<settable_clock>();
+  due_time_clock due_times{source};
+  BOOST_TEST(due_times.now_ms() == source->wall);
+  auto start = source->wall;
+  source->steady += 250;
+  source->wall += 250;
+  BOOST_TEST(due_times.now_ms() == start + 250);
+  // The wall clock is set back an hour, then two hours ahead.
+  source->wall -= 3600000;
+  BOOST_TEST(due_times.now_ms() == start + 250);
+  source->wall += 7200000;
+  source->steady += 50;
+  BOOST_TEST(due_times.now_ms() == start + 300);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

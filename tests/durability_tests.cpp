@@ -273,7 +273,7 @@ BOOST_AUTO_TEST_CASE(sigterm_requeues_a_job_that_outlasts_the_grace_period) {
     BOOST_TEST(run.exit_code == 0);
     // Well before the job could have finished.
     BOOST_TEST((run.stop_time < std::chrono::seconds{8}));
-    BOOST_TEST(has_line_with(run.output, "job=1 was interrupted and is queued again"));
+    BOOST_TEST(has_line_with(run.output, "a job was interrupted and is queued again job_id=1"));
     // Its caller learns that foreman stops; the job stays stored.
     BOOST_TEST(run.first_caller.status == 503, run.first_caller.body);
     BOOST_TEST(run.first_caller.body.find("foreman is shutting down") != std::string::npos);

@@ -363,8 +363,10 @@ BOOST_AUTO_TEST_CASE(the_actor_answers_with_jobs_and_named_errors) {
   caf::actor_system_config cfg;
   add_message_types(cfg);
   caf::actor_system sys{cfg};
+  store_config config;
+  config.max_queue = 2;
   auto store = spawn_store(sys, std::make_shared<job_store>(dir.file("a.db")),
-                           store_config{2});
+                           config);
   caf::scoped_actor self{sys};
   job stored;
   self->request(store, std::chrono::seconds{10}, insert_atom_v, chat_spec("m"))
