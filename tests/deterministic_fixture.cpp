@@ -25,7 +25,6 @@ fake_target(fake_target_actor::stateful_pointer<fake_target_state> self,
       auto& st = self->state;
       st.log->calls.push_back(request);
       st.held.push_back(self->make_response_promise<target_reply>());
-      st.log->held = st.held.size();
       return st.held.back();
     },
     [=](abort_atom, int64_t job_id) { self->state.log->aborts.push_back(job_id); },
@@ -43,7 +42,6 @@ fake_target(fake_target_actor::stateful_pointer<fake_target_state> self,
       }
       st.held.front().deliver(reply);
       st.held.pop_front();
-      st.log->held = st.held.size();
     },
   };
 }
@@ -61,13 +59,11 @@ spawn_fake_inventory(caf::actor_system& sys, std::shared_ptr<inventory_notes> lo
     return {
       [=](residents_atom) { return log->residents; },
       [=](loaded_atom, const std::string& key) {
-        log->loaded.push_back(key);
         if (std::find(log->residents.begin(), log->residents.end(), key)
             == log->residents.end())
           log->residents.push_back(key);
       },
       [=](unloaded_atom, const std::string& key) {
-        log->unloaded.push_back(key);
         log->residents.erase(
           std::remove(log->residents.begin(), log->residents.end(), key),
           log->residents.end());
@@ -88,7 +84,7 @@ foreman::metrics_actor spawn_fake_metrics(caf::actor_system& sys,
                                           std::shared_ptr<metric_reports> log) {
   return sys.spawn([log](metrics_actor::pointer) -> metrics_actor::behavior_type {
     return {
-      [=](const job_submitted_metric& x) { log->submitted.push_back(x.kind); },
+      [=](const job_submitted_metric&) {},
       [=](const job_started_metric&) {},
       [=](const job_finished_metric& x) { log->finished.push_back(x.state); },
       [=](const model_load_metric& x) { log->model_loads.push_back(x.model_key); },

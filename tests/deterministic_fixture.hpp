@@ -156,8 +156,6 @@ struct target_calls {
   std::vector<foreman::target_request> calls;
   std::vector<int64_t> aborts;
   std::vector<std::string> residents;
-  /// Inference calls not answered yet.
-  size_t held = 0;
 };
 
 using release_atom = caf::atom_constant<caf::atom("release")>;
@@ -170,11 +168,9 @@ using fake_target_actor = foreman::target_client_actor::extend<
 fake_target_actor spawn_fake_target(caf::actor_system& sys,
                                     std::shared_ptr<target_calls> log);
 
-/// What the fake inventory was told; `residents` is what it answers.
+/// What the fake inventory answers as resident.
 struct inventory_notes {
   std::vector<std::string> residents;
-  std::vector<std::string> loaded;
-  std::vector<std::string> unloaded;
 };
 
 /// An inventory that takes the worker's word for loads and unloads and
@@ -184,7 +180,6 @@ spawn_fake_inventory(caf::actor_system& sys, std::shared_ptr<inventory_notes> lo
 
 /// The metrics the fake metrics actor received.
 struct metric_reports {
-  std::vector<foreman::job_kind> submitted;
   std::vector<foreman::job_state> finished;
   std::vector<std::string> target_errors;
   std::vector<std::string> model_loads;

@@ -6,9 +6,9 @@
 // line it writes to stderr is one JSON object with the event's attributes
 // as typed fields.
 
+#include <cctype>
 #include <csignal>
 #include <functional>
-#include <regex>
 
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
@@ -40,6 +40,18 @@ object_ptr find_event(const std::vector<object_ptr>& events,
         && event->getValue<std::string>("msg") == msg)
       return event;
   return nullptr;
+}
+
+/// "2026-01-02T03:04:05.678Z": RFC 3339 in UTC with milliseconds.
+bool is_rfc3339_ms(const std::string& text) {
+  const std::string shape = "0000-00-00T00:00:00.000Z";
+  if (text.size() != shape.size())
+    return false;
+  for (size_t i = 0; i < shape.size(); ++i)
+    if (shape[i] == '0' ? !std::isdigit(static_cast<unsigned char>(text[i]))
+                        : text[i] != shape[i])
+      return false;
+  return true;
 }
 
 /// A line that is an event with this message, as printed.
@@ -84,7 +96,6 @@ BOOST_AUTO_TEST_CASE(every_line_is_a_json_event_with_typed_attributes) {
   BOOST_TEST(output.wait_exit(wait_limit).value_or(-1) == 0);
 
   std::vector<object_ptr> events;
-  const std::regex rfc3339_ms{R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)"};
   for (auto& line : output.lines()) {
     // The one line on stdout: where foreman listens, for people and scripts.
     if (line.rfind("foreman listening on ", 0) == 0)
@@ -98,8 +109,7 @@ BOOST_AUTO_TEST_CASE(every_line_is_a_json_event_with_typed_attributes) {
     }
     for (auto field : {"time", "level", "component", "msg"})
       BOOST_TEST(event->has(field), line);
-    BOOST_TEST(std::regex_match(event->getValue<std::string>("time"), rfc3339_ms),
-               line);
+    BOOST_TEST(is_rfc3339_ms(event->getValue<std::string>("time")), line);
     events.push_back(event);
   }
 
