@@ -177,7 +177,7 @@ BOOST_FIXTURE_TEST_CASE(job_transitions_arrive_in_order_with_increasing_ids,
   }
   BOOST_TEST((states == std::vector<std::string>{"queued", "loading", "working", "done"}));
   auto done = events.job_events(id).back();
-  BOOST_TEST(!done->getValue<std::string>("result").empty());
+  BOOST_TEST(done->getObject("result")->size() > 0u);
   auto artifact = done->getArray("artifacts")->getObject(0);
   BOOST_TEST(artifact->getValue<std::string>("url") == "/jobs/" + id + "/artifacts/completion");
   int64_t last = 0;

@@ -606,7 +606,7 @@ BOOST_AUTO_TEST_CASE(every_job_transition_is_journaled_and_handed_out_once_commi
   db->apply({id, job_state::working, "", true}, 2000);
   BOOST_CHECK_THROW(db->apply({id, job_state::loading, "", true}, 2500),
                     invalid_transition_error);
-  db->complete({id, "hi", "application/json", "{}"}, 3000);
+  db->complete({id, "application/json", R"({"done":true})"}, 3000);
   auto committed = db->take_committed_events();
   BOOST_REQUIRE_EQUAL(committed.size(), 3u);
   BOOST_TEST(db->take_committed_events().empty());
@@ -622,7 +622,7 @@ BOOST_AUTO_TEST_CASE(every_job_transition_is_journaled_and_handed_out_once_commi
   auto& done = page.events[2].transition;
   BOOST_TEST((done.state == job_state::done));
   BOOST_TEST((done.previous_state == job_state::working));
-  BOOST_TEST(done.result == "hi");
+  BOOST_TEST(done.result == R"({"done":true})");
   BOOST_TEST(done.at_ms == 3000);
   BOOST_REQUIRE_EQUAL(done.artifacts.size(), 1u);
   BOOST_TEST(!done.artifacts[0].inlined);
