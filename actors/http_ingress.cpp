@@ -25,6 +25,7 @@
 #include "net/openai_mapping.hpp"
 #include "net/ops_api.hpp"
 #include "net/target_proxy.hpp"
+#include "net/ui_assets.hpp"
 
 namespace foreman {
 
@@ -173,6 +174,11 @@ private:
       if (path == "/status")
         return status(out);
       return metrics(out);
+    }
+    if (path == "/ui" || path.rfind("/ui/", 0) == 0) {
+      if (method != "GET" && method != "HEAD")
+        return method_not_allowed(*out);
+      return dashboard(path, *out);
     }
     if (path == "/events") {
       if (method != "GET")
@@ -463,6 +469,25 @@ private:
           },
           on_error);
     });
+  }
+
+  /// GET /ui: the dashboard's files, and what the page needs to know of
+  /// foreman's settings (whether to ask for a key; the max-wait bound).
+  void dashboard(const std::string& path, net::http_exchange& out) {
+    if (path == "/ui/settings.json")
+      return out.send(200, json_type,
+                      std::string{"{\"keys_required\":"}
+                        + (config_.api_keys.empty() ? "false" : "true")
+                        + ",\"max_wait_seconds\":"
+                        + std::to_string(config_.max_wait_ms / 1000) + "}",
+                      {{"Cache-Control", "no-store"}});
+    auto asset = net::find_ui_asset(path);
+    if (!asset)
+      return send_error(out, api_dialect::ollama, 404, "no such page: " + path);
+    out.send(200, std::string{asset->content_type}, std::string{asset->body},
+             {{"Cache-Control", "no-cache"},
+              {"Content-Security-Policy",
+               "default-src 'self'; style-src 'self' 'unsafe-inline'"}});
   }
 
   /// GET /events: an event subscriber actor owns the stream from here on.

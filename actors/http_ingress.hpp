@@ -24,6 +24,8 @@ struct http_ingress_config {
   std::string embed_model;
   /// Which webhook URLs POST /jobs accepts.
   net::webhook_policy webhooks;
+  /// FOREMAN_MAX_WAIT, which the dashboard marks queued jobs against.
+  int64_t max_wait_ms = 0;
   /// Callers' keys; empty = no authentication.
   std::vector<api_key> api_keys;
 };

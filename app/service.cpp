@@ -126,6 +126,7 @@ service::service(caf::actor_system& sys, const settings& config)
   http.webhooks.allowed_hosts = config.webhook_hosts;
   http.webhooks.api_keys_configured = !config.api_keys.empty();
   http.api_keys = config.api_keys;
+  http.max_wait_ms = config.max_wait_ms;
   try {
     st.ingress = spawn_http_ingress(sys, std::move(http), st.worker, st.store,
                                     st.inventory, st.metrics, st.events);
