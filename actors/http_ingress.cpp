@@ -11,6 +11,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/event_subscriber.hpp"
 #include "actors/waiting_caller.hpp"
 #include "core/keep_alive.hpp"
 #include "core/log.hpp"
@@ -19,10 +20,12 @@
 #include "net/answer_writer.hpp"
 #include "net/api_mapping.hpp"
 #include "net/auth.hpp"
+#include "net/events_api.hpp"
 #include "net/json_util.hpp"
 #include "net/openai_mapping.hpp"
 #include "net/ops_api.hpp"
 #include "net/target_proxy.hpp"
+#include "net/ui_assets.hpp"
 
 namespace foreman {
 
@@ -115,13 +118,15 @@ bool is_known_path(const std::string& path) {
 class routes : public std::enable_shared_from_this<routes> {
 public:
   routes(caf::actor_system& sys, http_ingress_config config, worker_actor worker,
-         store_actor store, inventory_actor inventory, metrics_actor metrics)
+         store_actor store, inventory_actor inventory, metrics_actor metrics,
+         event_hub_actor events)
     : sys_(sys),
       config_(std::move(config)),
       worker_(std::move(worker)),
       store_(std::move(store)),
       inventory_(std::move(inventory)),
-      metrics_(std::move(metrics)) {
+      metrics_(std::move(metrics)),
+      events_(std::move(events)) {
     if (!config_.embed_model.empty())
       embed_key_ = model_key(config_.embed_model);
   }
@@ -169,6 +174,16 @@ private:
       if (path == "/status")
         return status(out);
       return metrics(out);
+    }
+    if (path == "/ui" || path.rfind("/ui/", 0) == 0) {
+      if (method != "GET" && method != "HEAD")
+        return method_not_allowed(*out);
+      return dashboard(path, *out);
+    }
+    if (path == "/events") {
+      if (method != "GET")
+        return method_not_allowed(*out);
+      return subscribe_events(req, who, out);
     }
     // -- queued inference -----------------------------------------------------
     if (path == "/api/chat" || path == "/api/generate" || path == "/api/embed"
@@ -456,6 +471,38 @@ private:
     });
   }
 
+  /// GET /ui: the dashboard's files, and what the page needs to know of
+  /// foreman's settings (whether to ask for a key; the max-wait bound).
+  void dashboard(const std::string& path, net::http_exchange& out) {
+    if (path == "/ui/settings.json")
+      return out.send(200, json_type,
+                      std::string{"{\"keys_required\":"}
+                        + (config_.api_keys.empty() ? "false" : "true")
+                        + ",\"max_wait_seconds\":"
+                        + std::to_string(config_.max_wait_ms / 1000) + "}",
+                      {{"Cache-Control", "no-store"}});
+    auto asset = net::find_ui_asset(path);
+    if (!asset)
+      return send_error(out, api_dialect::ollama, 404, "no such page: " + path);
+    out.send(200, std::string{asset->content_type}, std::string{asset->body},
+             {{"Cache-Control", "no-cache"},
+              {"Content-Security-Policy",
+               "default-src 'self'; style-src 'self' 'unsafe-inline'"}});
+  }
+
+  /// GET /events: an event subscriber actor owns the stream from here on.
+  void subscribe_events(const net::http_request& req, const net::caller& who,
+                        const exchange_ptr& out) {
+    event_subscriber_config config;
+    config.owner = who.admin ? "" : who.identity;
+    config.last_event_id = net::parse_last_event_id(req.header("Last-Event-ID"));
+    config.target_url = config_.target.origin();
+    config.embed_model = embed_key_;
+    auto subscriber = spawn_event_subscriber(sys_, events_, store_, out, std::move(config));
+    out->on_caller_gone([subscriber] { caf::anon_send(subscriber, gone_atom_v); });
+    out->on_server_stopping([subscriber] { caf::anon_send(subscriber, drain_atom_v); });
+  }
+
   /// GET /readyz: the database, the target and the pinned embedder.
   void readiness(const exchange_ptr& out) {
     answer_later(sys_, [store = store_, inventory = inventory_,
@@ -578,6 +625,7 @@ private:
   store_actor store_;
   inventory_actor inventory_;
   metrics_actor metrics_;
+  event_hub_actor events_;
   std::string embed_key_;
   /// Kept-alive connections for the fast lane and the model list.
   std::shared_ptr<net::connection_pool> target_pool_
@@ -626,11 +674,11 @@ http_ingress_actor spawn_http_ingress(caf::actor_system& sys,
                                       http_ingress_config config,
                                       worker_actor worker, store_actor store,
                                       inventory_actor inventory,
-                                      metrics_actor metrics) {
+                                      metrics_actor metrics, event_hub_actor events) {
   auto options = config.server;
   auto handler = std::make_shared<routes>(sys, std::move(config), std::move(worker),
                                           std::move(store), std::move(inventory),
-                                          metrics);
+                                          metrics, std::move(events));
   // Bind before spawning, so a taken port is reported to the caller.
   auto server = std::make_shared<std::unique_ptr<net::http_server>>(
     std::make_unique<net::http_server>(

@@ -24,6 +24,8 @@ struct http_ingress_config {
   std::string embed_model;
   /// Which webhook URLs POST /jobs accepts.
   net::webhook_policy webhooks;
+  /// FOREMAN_MAX_WAIT, which the dashboard marks queued jobs against.
+  int64_t max_wait_ms = 0;
   /// Callers' keys; empty = no authentication.
   std::vector<api_key> api_keys;
 };
@@ -33,13 +35,14 @@ struct http_ingress_config {
 /// requests, then hand each one on without waiting: a synchronous job
 /// request to a waiting caller actor (actors/waiting_caller.hpp) that owns
 /// the caller's connection, job and health questions to short-lived actors
-/// that answer when the store, worker or inventory reply. Every request is
+/// that answer when the store, worker or inventory reply, an event stream
+/// to an event subscriber actor fed by `events`. Every request is
 /// counted in `metrics`. The server stops when the actor exits. Throws
 /// std::runtime_error when the address cannot be bound.
 http_ingress_actor spawn_http_ingress(caf::actor_system& sys,
                                       http_ingress_config config,
                                       worker_actor worker, store_actor store,
                                       inventory_actor inventory,
-                                      metrics_actor metrics);
+                                      metrics_actor metrics, event_hub_actor events);
 
 } // namespace foreman

@@ -17,13 +17,19 @@ struct store_state {
   store_config config;
   /// Woken when a transaction adds webhook events.
   std::vector<outbox_listener_actor> listeners;
+  /// Sent every committed job transition.
+  std::vector<job_event_listener_actor> event_listeners;
 };
 
 using store_pointer = store_actor::stateful_pointer<store_state>;
 
-/// Passes `x` through, waking the outbox listeners when its transition wrote
-/// a webhook event.
+/// Passes `x` through, sending the committed transitions to the event
+/// listeners and waking the outbox listeners when its transition wrote a
+/// webhook event.
 job notify_event(store_pointer self, job x) {
+  for (auto& event : self->state.db->take_committed_events())
+    for (auto& listener : self->state.event_listeners)
+      self->send(listener, event);
   if (!x.state_webhook_url.empty())
     for (auto& listener : self->state.listeners)
       self->send(listener, wake_atom_v);
@@ -144,6 +150,16 @@ store(store_pointer self,
     },
     [=](subscribe_atom, const outbox_listener_actor& listener) {
       self->state.listeners.push_back(listener);
+    },
+    [=](subscribe_atom, const job_event_listener_actor& listener) {
+      self->state.event_listeners.push_back(listener);
+    },
+    [=](journal_atom, int64_t after_seq, int32_t limit, const std::string& owner) {
+      return guarded(
+        [&] { return self->state.db->journal_after(after_seq, limit, owner); });
+    },
+    [=](snapshot_atom, const job_query& recent, int64_t running_id) {
+      return guarded([&] { return self->state.db->snapshot(recent, running_id); });
     },
     [=](depth_atom) {
       return guarded([&] { return self->state.db->queue_depths(); });

@@ -66,6 +66,8 @@ struct worker_state {
   inventory_actor inventory;
   metrics_actor metrics;
   std::unordered_map<int64_t, std::vector<waiter>> waiting;
+  /// Told each change of what the worker does.
+  std::vector<worker_status_listener_actor> status_listeners;
   /// Stopping: no new job starts; these learn when the slot is free.
   bool draining = false;
   std::vector<caf::typed_response_promise<int64_t>> drain_waiters;
@@ -142,6 +144,24 @@ bool cancel_requested(worker_pointer self) {
   return self->state.running && self->state.running->cancel_requested;
 }
 
+worker_status current_status(const worker_state& st) {
+  worker_status status;
+  if (st.running) {
+    status.state = st.running->phase;
+    status.running_job_id = st.running->id;
+  } else if (st.draining) {
+    status.state = "draining";
+  }
+  return status;
+}
+
+/// Tells the status listeners what the worker does now.
+void announce(worker_pointer self) {
+  auto status = current_status(self->state);
+  for (auto& listener : self->state.status_listeners)
+    self->send(listener, status);
+}
+
 /// Frees the execution slot and looks for the next job, or tells a
 /// drain that the slot is free.
 void release(worker_pointer self) {
@@ -153,6 +173,7 @@ void release(worker_pointer self) {
                                  "job " + std::to_string(st.running->id)
                                    + " ended before it could be cancelled"));
   st.running.reset();
+  announce(self);
   if (!st.draining)
     return pick_next(self);
   for (auto& promise : st.drain_waiters)
@@ -463,6 +484,7 @@ void load(worker_pointer self, const job& j) {
                                        / 1000.0});
       record_duration(self, &model_timings::load_ms);
       self->state.running->phase = "working";
+      announce(self);
       self->state.loaded_groups[model_key(j.model)] = j.group_key;
       self->send(self->state.inventory, loaded_atom_v, model_key(j.model));
       start_working(self, j, false);
@@ -480,6 +502,7 @@ void begin(worker_pointer self, const queued_job& chosen, bool model_resident) {
   // the run loads it.
   auto runs_at_once = model_resident || st.config.job_keep_alive.unloads_immediately();
   st.running->phase = runs_at_once ? "working" : "loading";
+  announce(self);
   if (st.config.job_timeout_ms > 0)
     self->delayed_send(self, std::chrono::milliseconds{st.config.job_timeout_ms},
                        timeout_atom_v, job_id, st.running->serial);
@@ -727,21 +750,15 @@ worker(worker_pointer self, worker_config config, store_actor store,
       running->timed_out = true;
       self->send(self->state.target, abort_atom_v, job_id);
     },
-    [=](status_atom) {
-      auto& st = self->state;
-      worker_status status;
-      if (st.running) {
-        status.state = st.running->phase;
-        status.running_job_id = st.running->id;
-      } else if (st.draining) {
-        status.state = "draining";
-      }
-      return status;
+    [=](status_atom) { return current_status(self->state); },
+    [=](subscribe_atom, const worker_status_listener_actor& listener) {
+      self->state.status_listeners.push_back(listener);
     },
     [=](drain_atom, int64_t grace_ms) {
       auto& st = self->state;
       auto rp = self->make_response_promise<int64_t>();
       st.draining = true;
+      announce(self);
       if (!st.running) {
         rp.deliver(st.requeued_by_drain);
         return rp;

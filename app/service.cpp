@@ -4,6 +4,7 @@
 #include <caf/exit_reason.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include "actors/event_hub.hpp"
 #include "actors/http_ingress.hpp"
 #include "actors/inventory.hpp"
 #include "actors/metrics.hpp"
@@ -13,6 +14,7 @@
 #include "actors/worker.hpp"
 #include "core/clock.hpp"
 #include "core/log.hpp"
+#include "core/model_name.hpp"
 #include "messages/errors.hpp"
 #include "net/webhook_http.hpp"
 #include "persistence/job_store.hpp"
@@ -28,6 +30,7 @@ struct service::impl {
   http_ingress_actor ingress;
   webhook_dispatcher_actor webhooks;
   metrics_actor metrics;
+  event_hub_actor events;
   int64_t shutdown_grace_ms = 0;
   bool stopped = false;
   logger log;
@@ -117,6 +120,13 @@ service::service(caf::actor_system& sys, const settings& config)
   wcfg.retry_backoff_ms = config.retry_backoff_ms;
   wcfg.log = target_log;
   st.worker = spawn_worker(sys, wcfg, st.store, st.target, st.inventory, st.metrics);
+  st.events = spawn_event_hub(
+    sys,
+    event_hub_config{config.ollama_url.origin(),
+                     config.embed_model.empty() ? "" : model_key(config.embed_model),
+                     std::chrono::milliseconds{500},
+                     std::chrono::milliseconds{config.event_stats_ms}},
+    st.store, st.worker, st.inventory);
   http_ingress_config http;
   http.server.host = config.listen_host;
   http.server.port = config.listen_port;
@@ -128,9 +138,10 @@ service::service(caf::actor_system& sys, const settings& config)
   http.webhooks.allowed_hosts = config.webhook_hosts;
   http.webhooks.api_keys_configured = !config.api_keys.empty();
   http.api_keys = config.api_keys;
+  http.max_wait_ms = config.max_wait_ms;
   try {
     st.ingress = spawn_http_ingress(sys, std::move(http), st.worker, st.store,
-                                    st.inventory, st.metrics);
+                                    st.inventory, st.metrics, st.events);
   } catch (...) {
     stop();
     throw;
@@ -187,6 +198,7 @@ void service::stop() {
   // HTTP first: callers still waiting learn that foreman is shutting down
   // (their jobs stay queued) while the rest winds down.
   st.stop_and_wait(st.ingress);
+  st.stop_and_wait(st.events);
   st.stop_and_wait(st.worker);
   st.stop_and_wait(st.inventory);
   st.stop_and_wait(st.target);

@@ -186,6 +186,15 @@ const std::vector<option>& options() {
        s.inventory_poll_ms = *ms;
        return std::nullopt;
      }},
+    {"event-stats", "FOREMAN_EVENT_STATS", "5s",
+     "how often GET /events sends a stats event",
+     [](settings& s, const std::string& v) -> std::optional<std::string> {
+       auto ms = parse_seconds_or_duration_ms(v);
+       if (!ms || *ms < 100)
+         return "expected a duration of at least 100ms, such as 5s";
+       s.event_stats_ms = *ms;
+       return std::nullopt;
+     }},
     {"webhook-secret", "FOREMAN_WEBHOOK_SECRET", "(none)",
      "signs webhook deliveries: X-Foreman-Signature is sha256=HMAC-SHA256 of "
      "<X-Foreman-Timestamp>.<body>",

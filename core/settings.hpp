@@ -48,6 +48,8 @@ struct settings {
   int64_t read_timeout_ms = 30 * 1000;
   /// How often the model inventory reads the target's /api/ps.
   int64_t inventory_poll_ms = 2000;
+  /// How often GET /events subscribers get a stats event.
+  int64_t event_stats_ms = 5000;
   /// error, warning, info or debug.
   std::string log_level = "info";
   /// text or json.

@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ccache pkg-config curl
   libcaf-dev libpoco-dev libboost-test-dev libsqlite3-dev sqlite3
   openssl # the https webhook test makes its certificates with it
+  chromium # the dashboard's browser test drives it headless
 )
 
 # Node.js runs the official clients in the tests; a machine may have it from
@@ -39,4 +40,14 @@ if [ ! -d "$clients_dir/node_modules/ollama" ] || [ ! -d "$clients_dir/node_modu
    || [ "$clients_dir/package-lock.json" -nt "$clients_dir/node_modules/.package-lock.json" ]; then
   echo "install-deps: installing the npm clients in tests/clients"
   npm ci --prefix "$clients_dir" --no-audit --no-fund --loglevel=error
+fi
+
+# The dashboard's chart library (compiled into foreman) and playwright-core
+# (which drives Debian's chromium in the browser test); pinned by
+# ui/package-lock.json.
+ui_dir="$(cd "$(dirname "$0")/.." && pwd)/ui"
+if [ ! -d "$ui_dir/node_modules/uplot" ] || [ ! -d "$ui_dir/node_modules/playwright-core" ] \
+   || [ "$ui_dir/package-lock.json" -nt "$ui_dir/node_modules/.package-lock.json" ]; then
+  echo "install-deps: installing the dashboard's npm packages in ui"
+  npm ci --prefix "$ui_dir" --no-audit --no-fund --loglevel=error
 fi

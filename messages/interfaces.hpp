@@ -20,6 +20,9 @@ namespace foreman {
 /// Learns that the webhook outbox has new events.
 using outbox_listener_actor = caf::typed_actor<caf::reacts_to<wake_atom>>;
 
+/// Learns each job transition once its transaction has committed.
+using job_event_listener_actor = caf::typed_actor<caf::reacts_to<job_event>>;
+
 /// The STORE actor interface: the job database; the only owner of SQL.
 using store_actor = caf::typed_actor<
   /// Persists a new queued job (or answers with the job stored earlier under
@@ -55,6 +58,14 @@ using store_actor = caf::typed_actor<
   caf::reacts_to<postpone_atom, int64_t, int64_t, bool>,
   /// Wake this listener whenever a transaction adds webhook events.
   caf::reacts_to<subscribe_atom, outbox_listener_actor>,
+  /// Send this listener every job transition once it is committed.
+  caf::reacts_to<subscribe_atom, job_event_listener_actor>,
+  /// The journal's events after a sequence number, at most the given number,
+  /// of the given owner's jobs only (empty = everyone's; see job_query).
+  caf::replies_to<journal_atom, int64_t, int32_t, std::string>::with<journal_page>,
+  /// The queue, the recent jobs the query lists and the running job (0 =
+  /// none), read at one point of the journal.
+  caf::replies_to<snapshot_atom, job_query, int64_t>::with<event_snapshot>,
   /// Non-terminal jobs counted by model and state.
   caf::replies_to<depth_atom>::with<std::vector<queue_depth>>,
   /// Whether the database answers and its file is in place: "" when
@@ -80,6 +91,9 @@ using waiting_caller_actor = job_sink_actor::extend<
   /// INTERNAL: foreman stops; the caller hears so, its job stays queued.
   caf::reacts_to<drain_atom>>;
 
+/// Learns each change of what the worker does.
+using worker_status_listener_actor = caf::typed_actor<caf::reacts_to<worker_status>>;
+
 /// The WORKER actor interface: the single execution slot on the target.
 using worker_actor = caf::typed_actor<
   /// Stores a job and answers when it reaches a terminal state. The sink (may
@@ -100,6 +114,8 @@ using worker_actor = caf::typed_actor<
   caf::reacts_to<timeout_atom, int64_t, int32_t>,
   /// What the worker is doing.
   caf::replies_to<status_atom>::with<worker_status>,
+  /// Tell this listener each change of what the worker is doing.
+  caf::reacts_to<subscribe_atom, worker_status_listener_actor>,
   /// Stops taking jobs; answers once the slot is free: the running job
   /// finished within the grace period (milliseconds), or was aborted then
   /// and put back in the queue without using up an attempt. The answer is
@@ -157,6 +173,26 @@ using metrics_actor = caf::typed_actor<
   /// Every metric in the Prometheus text exposition format 0.0.4.
   caf::replies_to<metrics_atom>::with<std::string>>;
 
+/// An EVENT SUBSCRIBER: owns one GET /events connection.
+using event_subscriber_actor = caf::typed_actor<
+  /// An event for this subscriber (already filtered to what it may see).
+  caf::reacts_to<sse_event>,
+  /// INTERNAL: the subscriber disconnected.
+  caf::reacts_to<gone_atom>,
+  /// INTERNAL: foreman stops; the stream ends.
+  caf::reacts_to<drain_atom>>;
+
+/// The EVENT HUB actor interface: fans job transitions, worker and target
+/// changes and periodic stats out to the event subscribers.
+using event_hub_actor = job_event_listener_actor::extend_with<
+  worker_status_listener_actor>::extend<
+  /// Adds a subscriber that sees the jobs of the given owner only (empty =
+  /// everyone's); answers with the worker and target as last seen.
+  caf::replies_to<subscribe_atom, event_subscriber_actor, std::string>::with<
+    live_state>,
+  /// INTERNAL: read the target's state; stats when due.
+  caf::reacts_to<poll_atom>>;
+
 /// The HTTP INGRESS actor interface: owns foreman's HTTP server, whose
 /// handler threads talk to the worker.
 using http_ingress_actor = caf::typed_actor<
@@ -181,5 +217,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(foreman_handles, caf::first_custom_type_id + 1100)
   CAF_ADD_TYPE_ID(foreman_handles, (foreman::outbox_listener_actor))
   CAF_ADD_TYPE_ID(foreman_handles, (foreman::webhook_dispatcher_actor))
   CAF_ADD_TYPE_ID(foreman_handles, (foreman::metrics_actor))
+  CAF_ADD_TYPE_ID(foreman_handles, (foreman::job_event_listener_actor))
+  CAF_ADD_TYPE_ID(foreman_handles, (foreman::event_subscriber_actor))
+  CAF_ADD_TYPE_ID(foreman_handles, (foreman::worker_status_listener_actor))
+  CAF_ADD_TYPE_ID(foreman_handles, (foreman::event_hub_actor))
 
 CAF_END_TYPE_ID_BLOCK(foreman_handles)

@@ -8,6 +8,7 @@
 
 #include <caf/type_id.hpp>
 
+#include "messages/events.hpp"
 #include "messages/job.hpp"
 #include "messages/operations.hpp"
 #include "messages/target.hpp"
@@ -50,6 +51,11 @@ CAF_BEGIN_TYPE_ID_BLOCK(foreman, caf::first_custom_type_id + 1000)
   CAF_ADD_TYPE_ID(foreman, (std::vector<foreman::queue_depth>))
   CAF_ADD_TYPE_ID(foreman, (foreman::worker_status))
   CAF_ADD_TYPE_ID(foreman, (foreman::target_health))
+  CAF_ADD_TYPE_ID(foreman, (foreman::job_event))
+  CAF_ADD_TYPE_ID(foreman, (foreman::journal_page))
+  CAF_ADD_TYPE_ID(foreman, (foreman::event_snapshot))
+  CAF_ADD_TYPE_ID(foreman, (foreman::live_state))
+  CAF_ADD_TYPE_ID(foreman, (foreman::sse_event))
 
   // Store
   CAF_ADD_ATOM(foreman, foreman, insert_atom, "insert")
@@ -88,5 +94,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(foreman, caf::first_custom_type_id + 1000)
   CAF_ADD_ATOM(foreman, foreman, status_atom, "status")
   CAF_ADD_ATOM(foreman, foreman, drain_atom, "drain")
   CAF_ADD_ATOM(foreman, foreman, metrics_atom, "metrics")
+  // Event stream
+  CAF_ADD_ATOM(foreman, foreman, journal_atom, "journal")
+  CAF_ADD_ATOM(foreman, foreman, snapshot_atom, "snapshot")
 
 CAF_END_TYPE_ID_BLOCK(foreman)

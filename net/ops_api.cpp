@@ -8,21 +8,17 @@
 
 namespace foreman::net {
 
-std::string status_json(const service_status& s) {
-  std::string out = "{\"worker\":{\"state\":" + json_quote(s.worker.state);
-  out += ",\"running_job\":"
-         + (s.running ? job_json(job_status{*s.running, -1, 0}) : std::string{"null"});
-  out += "},\"queue\":{";
+std::string queue_json(const std::vector<queue_depth>& depths) {
   // Per model: queued, loading, working.
   std::map<std::string, std::array<int64_t, 3>> by_model;
   int64_t total = 0;
-  for (auto& d : s.depths) {
+  for (auto& d : depths) {
     auto& counts = by_model[d.model_key];
     auto slot = d.state == job_state::queued ? 0 : d.state == job_state::loading ? 1 : 2;
     counts[slot] += d.count;
     total += d.count;
   }
-  out += "\"total\":" + std::to_string(total) + ",\"by_model\":[";
+  std::string out = "{\"total\":" + std::to_string(total) + ",\"by_model\":[";
   bool first = true;
   for (auto& [model, counts] : by_model) {
     out += first ? "" : ",";
@@ -31,8 +27,15 @@ std::string status_json(const service_status& s) {
            + ",\"loading\":" + std::to_string(counts[1])
            + ",\"working\":" + std::to_string(counts[2]) + "}";
   }
-  out += "]},\"residents\":[";
-  first = true;
+  return out + "]}";
+}
+
+std::string status_json(const service_status& s) {
+  std::string out = "{\"worker\":{\"state\":" + json_quote(s.worker.state);
+  out += ",\"running_job\":"
+         + (s.running ? job_json(job_status{*s.running, -1, 0}) : std::string{"null"});
+  out += "},\"queue\":" + queue_json(s.depths) + ",\"residents\":[";
+  bool first = true;
   for (auto& model : s.target.residents) {
     out += (first ? "" : ",") + json_quote(model);
     first = false;
@@ -72,7 +75,8 @@ std::string metrics_route(const std::string& path) {
        "/api/show",   "/api/pull",     "/api/push",       "/api/create",
        "/api/copy",   "/api/delete",   "/v1/chat/completions", "/v1/completions",
        "/v1/embeddings", "/v1/models", "/jobs",           "/healthz",
-       "/readyz",     "/status",       "/metrics"};
+       "/readyz",     "/status",       "/metrics",      "/events",
+       "/ui"};
   for (auto route : fixed)
     if (path == route)
       return path;

@@ -26,6 +26,9 @@ struct service_status {
 
 std::string status_json(const service_status& status);
 
+/// {"total":N,"by_model":[{"model","queued","loading","working"}]}
+std::string queue_json(const std::vector<queue_depth>& depths);
+
 /// One readiness check: its name and its problem, empty when it passes.
 struct readiness_check {
   std::string name;

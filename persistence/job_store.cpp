@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <filesystem>
 #include <functional>
+#include <iterator>
 #include <unordered_map>
+#include <utility>
 
 #include "core/model_name.hpp"
 
@@ -88,6 +90,16 @@ const char* const migrations[] = {
   // 5: a job's result is its completion artifact, the target's whole answer
   // (read from there, older jobs included), no longer the answer's text.
   "ALTER TABLE jobs DROP COLUMN result;",
+  // 6: the event journal behind GET /events: every job's transitions, kept
+  // for a while (pruned by count and age) so subscribers can resume.
+  "CREATE TABLE event_journal ("
+  "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  job_id INTEGER NOT NULL,"
+  "  state TEXT NOT NULL,"
+  "  previous_state TEXT NOT NULL DEFAULT '',"
+  "  attempt INTEGER NOT NULL,"
+  "  created_at INTEGER NOT NULL);"
+  "CREATE INDEX event_journal_by_time ON event_journal(created_at);",
 };
 
 static_assert(sizeof(migrations) / sizeof(migrations[0])
@@ -198,6 +210,36 @@ const std::string postpone_event_sql
     "next_attempt_at = ?2 WHERE seq = ?1";
 const std::string count_events_sql = "SELECT count(*) FROM webhook_outbox";
 
+// -- event journal -------------------------------------------------------------
+
+const std::string insert_journal_sql
+  = "INSERT INTO event_journal (job_id, state, previous_state, attempt, "
+    "created_at) VALUES (?1, ?2, ?3, ?4, ?5)";
+const std::string fail_exhausted_journal_sql
+  = "INSERT INTO event_journal (job_id, state, previous_state, attempt, "
+    "created_at) "
+    "SELECT id, 'failed', state, attempt, ?1 FROM jobs "
+    "WHERE state IN ('loading', 'working') AND attempt >= max_attempts";
+const std::string requeue_journal_sql
+  = "INSERT INTO event_journal (job_id, state, previous_state, attempt, "
+    "created_at) "
+    "SELECT id, 'queued', state, attempt, ?1 FROM jobs "
+    "WHERE state IN ('loading', 'working')";
+// Both bounds are index ranges (the key and created_at).
+const std::string prune_journal_sql
+  = "DELETE FROM event_journal WHERE seq <= ?1 OR created_at < ?2";
+const std::string journal_after_sql
+  = "SELECT e.seq, e.job_id, e.state, e.previous_state, e.created_at, "
+    "e.attempt, j.model, " + result_of("j.id") + ", j.error, j.kind, j.client, j.priority, "
+    "j.created_at FROM event_journal e JOIN jobs j ON j.id = e.job_id "
+    "WHERE e.seq > ?1 AND (?3 = '' OR j.client = ?3 "
+    "OR substr(j.client, 1, length(?3) + 1) = ?3 || '/') "
+    "ORDER BY e.seq LIMIT ?2";
+const std::string journal_oldest_sql = "SELECT min(seq) FROM event_journal";
+const std::string journal_newest_sql
+  = "SELECT coalesce((SELECT seq FROM sqlite_sequence "
+    "WHERE name = 'event_journal'), 0)";
+
 /// The listing query for the filters a query uses, newest first; each
 /// filter is an indexed column, so SQLite walks one index in id order.
 std::string list_jobs_sql(const job_query& q) {
@@ -299,6 +341,10 @@ public:
     return sqlite3_column_int64(stmt_, column);
   }
 
+  bool is_null(int column) const {
+    return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
+  }
+
   std::string text(int column) const {
     auto data = sqlite3_column_blob(stmt_, column);
     auto size = sqlite3_column_bytes(stmt_, column);
@@ -344,6 +390,23 @@ job read_job(const statement& row) {
   x.finished_at_ms = row.integer(16);
   x.not_before_ms = row.integer(17);
   return x;
+}
+
+/// Reads an event's state, previous state, time and attempt from the four
+/// columns from `first` on, and the job's model, result (kept for done) and
+/// error (kept for failed) from the three from `facts` on.
+void read_transition(const statement& row, int first, int facts, webhook_event& x) {
+  x.state = parse_job_state(row.text(first)).value_or(job_state::failed);
+  auto previous = parse_job_state(row.text(first + 1));
+  x.has_previous = previous.has_value();
+  x.previous_state = previous.value_or(job_state::queued);
+  x.at_ms = row.integer(first + 2);
+  x.attempt = static_cast<int32_t>(row.integer(first + 3));
+  x.model = row.text(facts);
+  if (x.state == job_state::done)
+    x.result = row.text(facts + 1);
+  if (x.state == job_state::failed)
+    x.error = row.text(facts + 2);
 }
 
 queued_job read_queued(const statement& row) {
@@ -431,16 +494,24 @@ struct job_store::impl {
     try {
       if constexpr (std::is_void_v<decltype(body())>) {
         body();
-        prepared(commit_sql).bind().run();
+        commit();
       } else {
         auto result = body();
-        prepared(commit_sql).bind().run();
+        commit();
         return result;
       }
     } catch (...) {
+      uncommitted.clear();
       prepared(rollback_sql).bind().run();
       throw;
     }
+  }
+
+  void commit() {
+    prepared(commit_sql).bind().run();
+    committed.insert(committed.end(), std::make_move_iterator(uncommitted.begin()),
+                     std::make_move_iterator(uncommitted.end()));
+    uncommitted.clear();
   }
 
   std::optional<job> find(int64_t id) {
@@ -456,16 +527,77 @@ struct job_store::impl {
     throw job_not_found_error{"job " + std::to_string(id) + " not found"};
   }
 
-  /// Puts the job's transition into the webhook outbox when it has a URL;
-  /// called inside the transaction that makes the transition.
+  journal_limits limits;
+  /// Journal events of the open transaction, handed out once it commits.
+  std::vector<job_event> uncommitted;
+  std::vector<job_event> committed;
+
+  /// Journals the job's transition (pruning the journal), and puts it into
+  /// the webhook outbox when the job has a URL; called inside the
+  /// transaction that makes the transition.
   void record_event(const job& after, const std::string& previous_state,
                     int64_t now_ms) {
+    prepared(insert_journal_sql)
+      .bind(after.id, std::string{to_string(after.state)}, previous_state,
+            int64_t{after.attempt}, now_ms)
+      .run();
+    auto seq = sqlite3_last_insert_rowid(db);
+    prune_journal(seq, now_ms);
+    uncommitted.push_back(event_of(after, previous_state, now_ms, seq));
     if (after.state_webhook_url.empty())
       return;
     prepared(insert_event_sql)
       .bind(after.id, after.state_webhook_url, to_string(after.state),
             previous_state, after.attempt, now_ms)
       .run();
+  }
+
+  void prune_journal(int64_t newest_seq, int64_t now_ms) {
+    prepared(prune_journal_sql)
+      .bind(newest_seq - limits.max_events, now_ms - limits.max_age_ms)
+      .run();
+  }
+
+  job_event event_of(const job& after, const std::string& previous_state,
+                     int64_t at_ms, int64_t seq) {
+    job_event x;
+    auto& t = x.transition;
+    t.seq = seq;
+    t.job_id = after.id;
+    t.state = after.state;
+    auto previous = parse_job_state(previous_state);
+    t.has_previous = previous.has_value();
+    t.previous_state = previous.value_or(job_state::queued);
+    t.at_ms = at_ms;
+    t.model = after.model;
+    t.attempt = after.attempt;
+    if (after.state == job_state::done) {
+      t.result = after.result;
+      t.artifacts = listed_artifacts(after.id);
+    }
+    if (after.state == job_state::failed)
+      t.error = after.error;
+    x.kind = after.kind;
+    x.client = after.client;
+    x.priority = after.priority;
+    x.created_at_ms = after.created_at_ms;
+    return x;
+  }
+
+  /// A job's artifacts as an event lists them: by URL, never inline.
+  std::vector<event_artifact> listed_artifacts(int64_t job_id) {
+    std::vector<event_artifact> result;
+    auto& q = prepared(select_artifacts_sql).bind(job_id);
+    while (q.step())
+      result.push_back(
+        event_artifact{artifact_info{q.text(0), q.text(1), q.integer(2)}, false, {}});
+    return result;
+  }
+
+  int64_t single_integer(const std::string& sql) {
+    auto& q = prepared(sql).bind();
+    q.step();
+    return q.integer(0);
   }
 };
 
@@ -489,13 +621,20 @@ int job_store::schema_version() const {
   return impl_->version;
 }
 
+void job_store::set_journal_limits(const journal_limits& limits) {
+  impl_->limits = limits;
+}
+
 interrupted_jobs job_store::requeue_interrupted(int64_t now_ms) {
   return impl_->transaction([&] {
     interrupted_jobs outcome;
     impl_->prepared(fail_exhausted_events_sql).bind(now_ms).run();
+    impl_->prepared(fail_exhausted_journal_sql).bind(now_ms).run();
     impl_->prepared(fail_exhausted_sql).bind(now_ms).run();
     outcome.failed = sqlite3_changes(impl_->db);
     impl_->prepared(requeue_events_sql).bind(now_ms).run();
+    impl_->prepared(requeue_journal_sql).bind(now_ms).run();
+    impl_->prune_journal(sqlite3_last_insert_rowid(impl_->db), now_ms);
     impl_->prepared(requeue_sql).bind(now_ms).run();
     outcome.requeued = sqlite3_changes(impl_->db);
     return outcome;
@@ -662,18 +801,8 @@ webhook_batch job_store::due_events(int64_t now_ms, int32_t limit,
     x.seq = q.integer(0);
     x.job_id = q.integer(1);
     x.url = q.text(2);
-    x.state = parse_job_state(q.text(3)).value_or(job_state::failed);
-    auto previous = parse_job_state(q.text(4));
-    x.has_previous = previous.has_value();
-    x.previous_state = previous.value_or(job_state::queued);
-    x.at_ms = q.integer(5);
-    x.attempt = static_cast<int32_t>(q.integer(6));
+    read_transition(q, 3, 8, x);
     x.deliveries = static_cast<int32_t>(q.integer(7));
-    x.model = q.text(8);
-    if (x.state == job_state::done)
-      x.result = q.text(9);
-    if (x.state == job_state::failed)
-      x.error = q.text(10);
     batch.events.push_back(std::move(x));
   }
   for (auto& x : batch.events) {
@@ -703,6 +832,55 @@ int64_t job_store::pending_events() {
   auto& q = impl_->prepared(count_events_sql).bind();
   q.step();
   return q.integer(0);
+}
+
+std::vector<job_event> job_store::take_committed_events() {
+  return std::exchange(impl_->committed, {});
+}
+
+journal_page job_store::journal_after(int64_t after_seq, int32_t limit,
+                                      const std::string& owner) {
+  journal_page page;
+  page.last_seq = impl_->single_integer(journal_newest_sql);
+  auto& oldest = impl_->prepared(journal_oldest_sql).bind();
+  oldest.step();
+  auto journal_empty = oldest.is_null(0);
+  auto oldest_seq = oldest.integer(0);
+  // Nothing after `after_seq` was pruned: either nothing came after it, or
+  // the oldest event kept is the one right after it (or older).
+  page.complete = after_seq >= 0 && after_seq <= page.last_seq
+                  && (after_seq == page.last_seq
+                      || (!journal_empty && oldest_seq <= after_seq + 1));
+  if (!page.complete)
+    return page;
+  auto& q = impl_->prepared(journal_after_sql).bind(after_seq, int64_t{limit}, owner);
+  while (q.step()) {
+    job_event x;
+    auto& t = x.transition;
+    t.seq = q.integer(0);
+    t.job_id = q.integer(1);
+    read_transition(q, 2, 6, t);
+    x.kind = parse_job_kind(q.text(9)).value_or(job_kind::chat);
+    x.client = q.text(10);
+    x.priority = static_cast<int32_t>(q.integer(11));
+    x.created_at_ms = q.integer(12);
+    page.events.push_back(std::move(x));
+  }
+  for (auto& x : page.events)
+    if (x.transition.state == job_state::done)
+      x.transition.artifacts = impl_->listed_artifacts(x.transition.job_id);
+  return page;
+}
+
+event_snapshot job_store::snapshot(const job_query& recent, int64_t running_id) {
+  event_snapshot result;
+  result.last_seq = impl_->single_integer(journal_newest_sql);
+  result.depths = queue_depths();
+  result.recent = list(recent).jobs;
+  if (running_id > 0)
+    if (auto x = impl_->find(running_id))
+      result.running.push_back(std::move(*x));
+  return result;
 }
 
 int64_t job_store::count_in_state(job_state state) {

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "messages/events.hpp"
 #include "messages/job.hpp"
 #include "messages/operations.hpp"
 #include "messages/webhook.hpp"
@@ -40,13 +41,20 @@ struct interrupted_jobs {
   int failed = 0;
 };
 
+/// How much of the event journal is kept: an event goes once either bound
+/// passes it.
+struct journal_limits {
+  int64_t max_events = 10000;
+  int64_t max_age_ms = 24 * 60 * 60 * 1000;
+};
+
 class job_store {
 public:
   /// Schema versions: 1 = jobs and artifacts, 2 = the queue indexes,
   /// 3 = fair turns, load-option groups and retry backoff, 4 = idempotency
   /// keys and the webhook outbox, 5 = the result read from the completion
-  /// artifact.
-  static constexpr int latest_schema_version = 5;
+  /// artifact, 6 = the event journal.
+  static constexpr int latest_schema_version = 6;
 
   /// Opens or creates the database at `path` and migrates it up to
   /// `schema_version`. Throws store_error naming the file and the problem.
@@ -65,11 +73,14 @@ public:
 
   int schema_version() const;
 
+  void set_journal_limits(const journal_limits& limits);
+
   /// Puts jobs that a crash left loading or working back in the queue, and
   /// fails those whose interrupted attempt was their last.
   ///
-  /// Every transition (this one, insert, apply, complete) of a job with a
-  /// webhook URL writes its event to the outbox in the same transaction.
+  /// Every transition (this one, insert, apply, complete) writes its event
+  /// to the journal in the same transaction, and to the webhook outbox too
+  /// when the job has a webhook URL.
   interrupted_jobs requeue_interrupted(int64_t now_ms);
 
   /// Stores a queued job, giving it the next fair turn of its client. With
@@ -117,6 +128,20 @@ public:
 
   /// Events not yet delivered.
   int64_t pending_events();
+
+  /// The journal events of the transactions committed since the last call,
+  /// in order (for live subscribers).
+  std::vector<job_event> take_committed_events();
+
+  /// Journal events after `after_seq`, oldest first, at most `limit`, of
+  /// `owner`'s jobs only (empty = everyone's); no events when the journal
+  /// no longer holds all of them (page.complete is false).
+  journal_page journal_after(int64_t after_seq, int32_t limit,
+                             const std::string& owner);
+
+  /// The queue, the jobs `recent` lists and the running job, with the
+  /// journal's newest sequence number.
+  event_snapshot snapshot(const job_query& recent, int64_t running_id);
 
   int64_t count_in_state(job_state state);
 

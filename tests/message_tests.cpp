@@ -144,6 +144,32 @@ BOOST_AUTO_TEST_CASE(webhook_messages_roundtrip) {
   check_roundtrip(wake_atom_v);
 }
 
+BOOST_AUTO_TEST_CASE(event_stream_messages_roundtrip) {
+  job_event event;
+  event.transition.seq = 12;
+  event.transition.job_id = 42;
+  event.transition.state = job_state::done;
+  event.transition.has_previous = true;
+  event.transition.previous_state = job_state::working;
+  event.transition.result = "hi";
+  event.transition.artifacts = {{{"completion", "application/json", 2}, false, ""}};
+  event.kind = job_kind::embed;
+  event.client = "key-0123456789ab/agent";
+  event.priority = -3;
+  event.created_at_ms = 1700000000123;
+  check_roundtrip(event);
+  check_roundtrip(journal_atom_v, int64_t{11}, int32_t{256}, std::string{"key-0123456789ab"});
+  check_roundtrip(journal_page{{event, event}, true, 13});
+  check_roundtrip(snapshot_atom_v, job_query{}, int64_t{42});
+  check_roundtrip(event_snapshot{13,
+                                 {{"qwen2.5:latest", job_state::queued, 7}},
+                                 {sample_job()},
+                                 {sample_job()}});
+  check_roundtrip(live_state{worker_status{"working", 42},
+                             target_health{true, "", true, {"all-minilm:latest"}}});
+  check_roundtrip(sse_event{12, "job", "{}"});
+}
+
 BOOST_AUTO_TEST_CASE(target_messages_roundtrip) {
   check_roundtrip(call_atom_v,
                   target_request{42, target_purpose::load, job_kind::chat, "{}",
@@ -180,6 +206,16 @@ BOOST_AUTO_TEST_CASE(actor_handles_roundtrip) {
   check_roundtrip(subscribe_atom_v, outbox_listener_actor{listener});
   check_roundtrip(listener);
   caf::anon_send_exit(listener, caf::exit_reason::user_shutdown);
+  auto subscriber = sys->spawn([]() -> event_subscriber_actor::behavior_type {
+    return {[](const sse_event&) {}, [](gone_atom) {}, [](drain_atom) {}};
+  });
+  check_roundtrip(subscribe_atom_v, subscriber, std::string{"key-0123456789ab"});
+  caf::anon_send_exit(subscriber, caf::exit_reason::user_shutdown);
+  auto status_listener = sys->spawn([]() -> worker_status_listener_actor::behavior_type {
+    return {[](const worker_status&) {}};
+  });
+  check_roundtrip(subscribe_atom_v, status_listener);
+  caf::anon_send_exit(status_listener, caf::exit_reason::user_shutdown);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

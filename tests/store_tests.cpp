@@ -598,3 +598,63 @@ BOOST_AUTO_TEST_CASE(the_actor_wakes_its_listener_and_serves_artifacts) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(event_journal, store_fixture)
+
+BOOST_AUTO_TEST_CASE(every_job_transition_is_journaled_and_handed_out_once_committed) {
+  auto plain = chat_spec("plain");
+  plain.client = "alice";
+  auto id = db->insert(plain, 1000).id;
+  db->apply({id, job_state::working, "", true}, 2000);
+  BOOST_CHECK_THROW(db->apply({id, job_state::loading, "", true}, 2500),
+                    invalid_transition_error);
+  db->complete({id, "application/json", R"({"done":true})"}, 3000);
+  auto committed = db->take_committed_events();
+  BOOST_REQUIRE_EQUAL(committed.size(), 3u);
+  BOOST_TEST(db->take_committed_events().empty());
+  auto page = db->journal_after(0, 10, "");
+  BOOST_TEST(page.complete);
+  BOOST_TEST(page.last_seq == 3);
+  BOOST_REQUIRE_EQUAL(page.events.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    BOOST_TEST(page.events[i].transition.seq == committed[i].transition.seq);
+    BOOST_TEST((page.events[i].transition.state == committed[i].transition.state));
+    BOOST_TEST(page.events[i].client == "alice");
+  }
+  auto& done = page.events[2].transition;
+  BOOST_TEST((done.state == job_state::done));
+  BOOST_TEST((done.previous_state == job_state::working));
+  BOOST_TEST(done.result == R"({"done":true})");
+  BOOST_TEST(done.at_ms == 3000);
+  BOOST_REQUIRE_EQUAL(done.artifacts.size(), 1u);
+  BOOST_TEST(!done.artifacts[0].inlined);
+  // Another owner's view holds none of alice's jobs, yet stays complete.
+  auto bobs = db->journal_after(0, 10, "bob");
+  BOOST_TEST(bobs.complete);
+  BOOST_TEST(bobs.events.empty());
+  BOOST_TEST(db->journal_after(1, 10, "alice").events.size() == 2u);
+  // The journal never handed out a later id.
+  BOOST_TEST(!db->journal_after(4, 10, "").complete);
+}
+
+BOOST_AUTO_TEST_CASE(the_journal_is_pruned_by_count_and_age) {
+  db->set_journal_limits({5, 60 * 1000});
+  for (int i = 0; i < 4; ++i)
+    db->insert(chat_spec("m"), 1000 + i);
+  BOOST_TEST(db->journal_after(0, 10, "").complete);
+  for (int i = 0; i < 4; ++i)
+    db->insert(chat_spec("m"), 2000 + i);
+  // Eight events, five kept: resuming after 3 (or later) has no gap.
+  BOOST_TEST(!db->journal_after(2, 10, "").complete);
+  auto page = db->journal_after(3, 10, "");
+  BOOST_TEST(page.complete);
+  BOOST_TEST(page.events.size() == 5u);
+  // A minute later the old ones are gone too.
+  db->insert(chat_spec("m"), 70000);
+  BOOST_TEST(!db->journal_after(7, 10, "").complete);
+  BOOST_TEST(db->journal_after(8, 10, "").events.size() == 1u);
+  BOOST_TEST(db->journal_after(9, 10, "").complete);
+  BOOST_TEST(db->journal_after(9, 10, "").events.empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
