@@ -37,6 +37,8 @@ struct event_subscriber_state {
   /// Job events up to this sequence number are written (or covered by the
   /// snapshot).
   int64_t written_seq = 0;
+  /// The caller left or fell behind: nothing more is written or read.
+  bool ended = false;
 };
 
 using subscriber_pointer
@@ -44,8 +46,11 @@ using subscriber_pointer
 
 /// Writes one frame; a caller who left or fell behind ends the subscription.
 void write_frame(subscriber_pointer self, const sse_event& event) {
-  if (!self->state.out->write(net::sse_frame(event)))
-    self->quit();
+  auto& st = self->state;
+  if (st.ended || st.out->write(net::sse_frame(event)))
+    return;
+  st.ended = true;
+  self->quit();
 }
 
 /// Writes an event unless it is a job event already written.
@@ -111,6 +116,8 @@ void replay(subscriber_pointer self, int64_t after_seq, const live_state& live) 
           return send_snapshot(self, live);
         for (auto& event : page.events)
           write(self, net::job_sse(event));
+        if (self->state.ended)
+          return;
         if (page.events.size() == static_cast<size_t>(replay_page_size))
           return replay(self, page.events.back().transition.seq, live);
         // Every event up to the journal's newest is written: the owner's
