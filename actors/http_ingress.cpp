@@ -555,14 +555,13 @@ private:
                         report, out](caf::event_based_actor* self) {
       auto failure = std::make_shared<std::optional<caf::error>>();
       auto pending = std::make_shared<int>(3);
-      auto on_error = [=](const caf::error& err) {
-        *failure = err;
-        if (--*pending == 0)
-          finish_status(self, store, report, *failure, out);
-      };
       auto one_done = [=] {
         if (--*pending == 0)
           finish_status(self, store, report, *failure, out);
+      };
+      auto on_error = [=](const caf::error& err) {
+        *failure = err;
+        one_done();
       };
       self->request(worker, report_timeout, status_atom_v)
         .then(

@@ -342,10 +342,8 @@ public:
     deferred after;
     {
       std::lock_guard<std::mutex> guard{conn_->mutex};
-      if (begun_ || done_)
+      if (!begin(status))
         return;
-      begun_ = true;
-      status_ = status;
       auto bytes = response_head(version_, status, content_type, extra, keep_alive_,
                                  body.size());
       if (!head_only_)
@@ -361,10 +359,8 @@ public:
     deferred after;
     {
       std::lock_guard<std::mutex> guard{conn_->mutex};
-      if (begun_ || done_)
+      if (!begin(status))
         return;
-      begun_ = true;
-      status_ = status;
       streaming_ = true;
       push(response_head(version_, status, content_type, extra, keep_alive_,
                          std::nullopt),
@@ -502,6 +498,15 @@ public:
   }
 
 private:
+  /// Claims the answer for `status`; false when one has begun already.
+  bool begin(int status) {
+    if (begun_ || done_)
+      return false;
+    begun_ = true;
+    status_ = status;
+    return true;
+  }
+
   void push(std::string bytes, deferred& after) {
     auto server = server_.lock();
     if (!server || conn_->state == phase::closed) {
