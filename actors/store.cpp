@@ -19,20 +19,62 @@ struct store_state {
   std::vector<outbox_listener_actor> listeners;
   /// Sent every committed job transition.
   std::vector<job_event_listener_actor> event_listeners;
+  /// Commits so far (each one a group of writes).
+  int64_t commits = 0;
+  /// Callers waiting for the open batch to be durable.
+  std::vector<caf::typed_response_promise<int64_t>> durable_waiters;
+  /// The open batch wrote webhook events: wake the outbox listeners after
+  /// its commit.
+  bool wrote_webhook_events = false;
 };
 
 using store_pointer = store_actor::stateful_pointer<store_state>;
 
-/// Passes `x` through, sending the committed transitions to the event
-/// listeners and waking the outbox listeners when its transition wrote a
-/// webhook event.
-job notify_event(store_pointer self, job x) {
-  for (auto& event : self->state.db->take_committed_events())
-    for (auto& listener : self->state.event_listeners)
+/// Commits the open batch (if any): its writes become durable together.
+/// Then the durable waiters hear so, the event listeners get the committed
+/// transitions and the outbox listeners wake when webhook events were
+/// written. A failed commit loses the batch's writes, which nobody has
+/// acknowledged yet: the waiters hear the error.
+void commit_open_batch(store_pointer self) {
+  auto& st = self->state;
+  if (!st.db->batch_open())
+    return;
+  auto waiters = std::exchange(st.durable_waiters, {});
+  try {
+    st.db->commit_batch();
+  } catch (const store_error& e) {
+    st.config.log.error("store", "cannot commit a group of writes; they are lost",
+                        {{"count", static_cast<int64_t>(waiters.size())},
+                         {"error", e.what()}});
+    for (auto& promise : waiters)
+      promise.deliver(make_error(foreman_errc::store_failure, e.what()));
+    return;
+  }
+  ++st.commits;
+  for (auto& promise : waiters)
+    promise.deliver(st.commits);
+  for (auto& event : st.db->take_committed_events())
+    for (auto& listener : st.event_listeners)
       self->send(listener, event);
-  if (!x.state_webhook_url.empty())
-    for (auto& listener : self->state.listeners)
+  if (std::exchange(st.wrote_webhook_events, false))
+    for (auto& listener : st.listeners)
       self->send(listener, wake_atom_v);
+}
+
+/// Opens a batch for the writes to come unless one is open; it commits
+/// when the flush message sent now comes out of the mailbox, behind every
+/// write already waiting there.
+void join_batch(store_pointer self) {
+  if (self->state.db->batch_open())
+    return;
+  self->state.db->begin_batch();
+  self->send(self, flush_atom_v);
+}
+
+/// Passes a written job through, noting whether it wrote a webhook event.
+job written(store_pointer self, job x) {
+  if (!x.state_webhook_url.empty())
+    self->state.wrote_webhook_events = true;
   return x;
 }
 
@@ -68,10 +110,10 @@ store(store_pointer self,
   self->state.config = std::move(config);
   return {
     [=](insert_atom, const job_spec& spec) {
+      join_batch(self);
       return guarded([&] {
-        return notify_event(self, self->state.db->insert(
-                                    spec, wall_ms(self),
-                                    self->state.config.max_queue));
+        return written(self, self->state.db->insert(spec, wall_ms(self),
+                                                     self->state.config.max_queue));
       });
     },
     [=](caf::get_atom, int64_t id) {
@@ -81,27 +123,27 @@ store(store_pointer self,
         throw job_not_found_error{"job " + std::to_string(id) + " not found"};
       });
     },
-    [=](candidates_atom, const std::vector<std::string>& resident_groups,
-        int64_t now_ms) {
-      return guarded(
-        [&] { return self->state.db->candidates(resident_groups, now_ms); });
+    [=](queued_atom, int64_t after_id, int32_t limit) {
+      return guarded([&] { return self->state.db->queued_after(after_id, limit); });
     },
-    [=](position_atom, int64_t id) -> caf::result<job, queue_ahead> {
-      try {
-        auto [x, ahead] = self->state.db->position(id);
-        return {std::move(x), std::move(ahead)};
-      } catch (const store_error& e) {
-        return as_error(e);
-      }
+    [=](durable_atom) -> caf::result<int64_t> {
+      if (!self->state.db->batch_open())
+        return self->state.commits;
+      auto rp = self->make_response_promise<int64_t>();
+      self->state.durable_waiters.push_back(rp);
+      return rp;
     },
+    [=](flush_atom) { commit_open_batch(self); },
     [=](const job_transition& change) {
+      join_batch(self);
       return guarded([&] {
-        return notify_event(self, self->state.db->apply(change, wall_ms(self)));
+        return written(self, self->state.db->apply(change, wall_ms(self)));
       });
     },
     [=](const job_completion& completion) {
+      join_batch(self);
       return guarded([&] {
-        return notify_event(self, self->state.db->complete(completion, wall_ms(self)));
+        return written(self, self->state.db->complete(completion, wall_ms(self)));
       });
     },
     [=](list_atom, const job_query& query) {
@@ -124,11 +166,14 @@ store(store_pointer self,
       });
     },
     [=](outbox_atom, int64_t now_ms, int32_t limit, int64_t inline_limit) {
+      // Only committed events may go out.
+      commit_open_batch(self);
       return guarded([&] {
         return self->state.db->due_events(now_ms, limit, inline_limit);
       });
     },
     [=](delivered_atom, int64_t seq) {
+      join_batch(self);
       try {
         self->state.db->event_delivered(seq);
       } catch (const store_error& e) {
@@ -138,6 +183,7 @@ store(store_pointer self,
       }
     },
     [=](postpone_atom, int64_t seq, int64_t next_attempt_ms, bool give_up) {
+      join_batch(self);
       try {
         if (give_up)
           self->state.db->event_delivered(seq);
@@ -155,10 +201,13 @@ store(store_pointer self,
       self->state.event_listeners.push_back(listener);
     },
     [=](journal_atom, int64_t after_seq, int32_t limit, const std::string& owner) {
+      // Subscribers see committed transitions only.
+      commit_open_batch(self);
       return guarded(
         [&] { return self->state.db->journal_after(after_seq, limit, owner); });
     },
     [=](snapshot_atom, const job_query& recent, int64_t running_id) {
+      commit_open_batch(self);
       return guarded([&] { return self->state.db->snapshot(recent, running_id); });
     },
     [=](depth_atom) {

@@ -1,6 +1,9 @@
 #include "actors/waiting_caller.hpp"
 
 #include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <caf/actor_system.hpp>
 #include <caf/send.hpp>
@@ -21,6 +24,8 @@ struct waiting_caller_state {
   /// 0 until the worker has stored the job.
   int64_t job_id = 0;
   bool caller_gone = false;
+  /// Chunks that came before the job was accepted (durable).
+  std::vector<std::string> early_chunks;
 };
 
 using caller_pointer = waiting_caller_actor::stateful_pointer<waiting_caller_state>;
@@ -31,6 +36,16 @@ void abandon(caller_pointer self) {
   log_info("waiting_caller", "caller left, cancelling the job", {{"job_id", st.job_id}});
   caf::anon_send(st.worker, cancel_atom_v, st.job_id);
   self->quit();
+}
+
+/// Writes one chunk of the answer; false when the caller is gone (the job
+/// is then cancelled).
+bool write_chunk(caller_pointer self, const std::string& line) {
+  if (self->state.answer->on_chunk(line))
+    return true;
+  self->state.caller_gone = true;
+  abandon(self);
+  return false;
 }
 
 waiting_caller_actor::behavior_type
@@ -59,16 +74,22 @@ waiting_caller(caller_pointer self, worker_actor worker, net::answer_writer answ
       });
   return {
     [=](accepted_atom, const job& stored, int64_t position) {
-      self->state.job_id = stored.id;
-      if (self->state.caller_gone)
+      auto& st = self->state;
+      st.job_id = stored.id;
+      if (st.caller_gone)
         return abandon(self);
-      self->state.answer->on_accepted(stored.id, position);
+      st.answer->on_accepted(stored.id, position);
+      for (auto& line : std::exchange(st.early_chunks, {}))
+        if (!write_chunk(self, line))
+          return;
     },
-    [=](const job_chunk& chunk) {
-      if (!self->state.answer->on_chunk(chunk.line)) {
-        self->state.caller_gone = true;
-        abandon(self);
-      }
+    [=](job_chunk& chunk) {
+      // The run may start before the job is durable; its first chunks wait
+      // for the acceptance, which comes once it is.
+      if (self->state.job_id == 0)
+        self->state.early_chunks.push_back(std::move(chunk.line));
+      else
+        write_chunk(self, chunk.line);
     },
     [=](gone_atom) {
       self->state.caller_gone = true;

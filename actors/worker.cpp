@@ -1,9 +1,11 @@
 #include "actors/worker.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <caf/actor_system.hpp>
@@ -12,6 +14,7 @@
 
 #include "core/backoff.hpp"
 #include "core/model_name.hpp"
+#include "core/queue_index.hpp"
 #include "core/wake_timer.hpp"
 #include "messages/errors.hpp"
 #include "net/api_mapping.hpp"
@@ -27,11 +30,27 @@ struct waiter {
   job_sink_actor sink;
   /// The caller wants the job's chunks as they arrive.
   bool stream = false;
+  /// The write that stored the job: nothing reaches the caller before it is
+  /// durable.
+  int64_t stored_ticket = 0;
+};
+
+/// Something to tell the outside once a write is durable.
+struct acknowledgement {
+  std::function<void()> on_durable;
+  /// The write was lost (its commit failed); may be empty.
+  std::function<void(const caf::error&)> on_lost;
 };
 
 /// The job holding the execution slot.
 struct running_job {
   int64_t id = 0;
+  /// The job as its transitions so far leave it; the store has been sent
+  /// each of them.
+  job record;
+  /// The store could not record a step: the job's callers have heard so,
+  /// and the call is being aborted.
+  bool record_lost = false;
   /// Tells this attempt's timeout from those of earlier attempts.
   int32_t serial = 0;
   bool cancel_requested = false;
@@ -75,6 +94,25 @@ struct worker_state {
   int64_t requeued_by_drain = 0;
   std::optional<running_job> running;
   int32_t attempt_serial = 0;
+  /// The queue, in memory: the scheduler picks from it without asking the
+  /// store. Loaded from the store at start, then kept by the worker's own
+  /// transitions.
+  queue_index queue;
+  bool queue_loaded = false;
+  /// Jobs cancelled while the queue was loading: a page read before the
+  /// cancel must not bring them back.
+  std::unordered_set<int64_t> left_while_loading;
+  /// Jobs stored for a waiting caller, kept until they start so the start
+  /// needs no read of the store.
+  std::unordered_map<int64_t, job> fresh_jobs;
+  /// Writes sent to the store so far; a write's ticket is the count after
+  /// it. Everything up to durable_upto is committed; a durable request in
+  /// flight covers up to barrier_upto.
+  int64_t writes_sent = 0;
+  int64_t durable_upto = 0;
+  int64_t barrier_upto = 0;
+  /// What waits to be told outside, by the ticket of the write it needs.
+  std::multimap<int64_t, acknowledgement> acks;
   /// A choice of the next job is under way.
   bool picking = false;
   /// Work arrived while picking: pick again afterwards.
@@ -122,12 +160,73 @@ void log_job(worker_pointer self, log_level level, std::string_view msg,
   self->state.config.log.write(level, "worker", msg, job_fields(j));
 }
 
+// -- durability ----------------------------------------------------------------
+
+/// Sends a write to the store; its ticket is then state.writes_sent.
+template <class... Ts>
+auto write(worker_pointer self, Ts&&... xs) {
+  ++self->state.writes_sent;
+  return self->request(self->state.store, caf::infinite, std::forward<Ts>(xs)...);
+}
+
+void await_durability(worker_pointer self);
+
+/// Runs the acknowledgements whose writes a durable answer (or a failed
+/// commit) now covers.
+void settle_acks(worker_pointer self, int64_t covered, const caf::error* lost) {
+  auto& st = self->state;
+  st.durable_upto = std::max(st.durable_upto, covered);
+  while (!st.acks.empty() && st.acks.begin()->first <= covered) {
+    auto ack = std::move(st.acks.begin()->second);
+    st.acks.erase(st.acks.begin());
+    if (lost == nullptr)
+      ack.on_durable();
+    else if (ack.on_lost)
+      ack.on_lost(*lost);
+  }
+  await_durability(self);
+}
+
+/// Asks the store to answer once the writes sent so far are durable, unless
+/// a question in flight covers every waiting acknowledgement already.
+void await_durability(worker_pointer self) {
+  auto& st = self->state;
+  if (st.acks.empty() || st.barrier_upto >= st.acks.rbegin()->first)
+    return;
+  auto covers = st.writes_sent;
+  st.barrier_upto = covers;
+  self->request(st.store, caf::infinite, durable_atom_v)
+    .then([=](int64_t) { settle_acks(self, covers, nullptr); },
+          [=](const caf::error& err) {
+            self->state.config.log.error("worker", "writes were lost: the store could not commit them",
+                                         {{"error", describe(err)}});
+            settle_acks(self, covers, &err);
+          });
+}
+
+/// Tells the outside something once the write with `ticket` is durable:
+/// nothing is acknowledged before it is (see store_actor).
+void after_durable(worker_pointer self, int64_t ticket, std::function<void()> on_durable,
+                   std::function<void(const caf::error&)> on_lost = {}) {
+  auto& st = self->state;
+  if (ticket <= st.durable_upto)
+    return on_durable();
+  st.acks.emplace(ticket, acknowledgement{std::move(on_durable), std::move(on_lost)});
+  await_durability(self);
+}
+
+// -- callers -------------------------------------------------------------------
+
 void deliver(worker_pointer self, int64_t job_id, const job_outcome& outcome) {
   auto i = self->state.waiting.find(job_id);
   if (i == self->state.waiting.end())
     return;
   for (auto& w : i->second)
-    w.promise.deliver(outcome);
+    after_durable(self, w.stored_ticket,
+                  [promise = w.promise, outcome]() mutable { promise.deliver(outcome); },
+                  [promise = w.promise](const caf::error& err) mutable {
+                    promise.deliver(err);
+                  });
   self->state.waiting.erase(i);
 }
 
@@ -198,8 +297,8 @@ void note_start(worker_pointer self, const job& j) {
                                 / 1000.0});
 }
 
-/// The store could not record a step of a running job: the job stays where
-/// the store has it (recovered at the next start) and its callers learn why.
+/// The store could not record a step of a job: the job stays where the
+/// store has it (recovered at the next start) and its callers learn why.
 void on_store_error(worker_pointer self, int64_t job_id, const caf::error& err) {
   self->state.config.log.error("worker", "cannot record the job's step",
                                {{"job_id", job_id}, {"error", describe(err)}});
@@ -207,10 +306,30 @@ void on_store_error(worker_pointer self, int64_t job_id, const caf::error& err) 
   release(self);
 }
 
+/// Records a step of the running job without waiting for it: the next step
+/// goes on at once (the store applies writes in order). When the store
+/// cannot record it, the callers hear so and the call is aborted; the reply
+/// to the call then frees the slot.
+void record_step(worker_pointer self, job_transition change) {
+  auto job_id = change.job_id;
+  write(self, std::move(change))
+    .then([](const job&) {},
+          [=](const caf::error& err) {
+            auto& running = self->state.running;
+            self->state.config.log.error("worker", "cannot record the job's step",
+                                         {{"job_id", job_id}, {"error", describe(err)}});
+            deliver_error(self, job_id, err);
+            if (!running || running->id != job_id || running->record_lost)
+              return;
+            running->record_lost = true;
+            self->send(self->state.target, abort_atom_v, job_id);
+          });
+}
+
 void fail(worker_pointer self, const job& j, int32_t status, std::string body,
           std::string message) {
   job_transition change{j.id, job_state::failed, std::move(message), false};
-  self->request(self->state.store, caf::infinite, change)
+  write(self, change)
     .then(
       [=](const job& failed) {
         log_job(self, log_level::warning, "job failed", failed);
@@ -250,7 +369,7 @@ void requeue(worker_pointer self, const job& j, std::string message) {
   auto delay = self->state.backoff.delay(j.attempt);
   job_transition change{j.id, job_state::queued, std::move(message), false,
                         self->state.due_times.now_ms() + delay.count()};
-  self->request(self->state.store, caf::infinite, change)
+  write(self, change)
     .then(
       [=](const job& queued) {
         // Cancelled while the retry was being recorded: it must not run again.
@@ -259,6 +378,7 @@ void requeue(worker_pointer self, const job& j, std::string message) {
         auto fields = job_fields(queued);
         fields.emplace_back("backoff_ms", delay.count());
         self->state.config.log.info("worker", "job queued for a retry", fields);
+        self->state.queue.add(queued_facts(queued));
         end_interrupted_streams(self, queued);
         release(self);
       },
@@ -269,16 +389,18 @@ void requeue(worker_pointer self, const job& j, std::string message) {
 /// Ollama's "request canceled".
 void finish_cancelled(worker_pointer self, int64_t job_id) {
   job_transition change{job_id, job_state::cancelled, "cancelled", false};
-  self->request(self->state.store, caf::infinite, change)
+  write(self, change)
     .then(
       [=](const job& cancelled) {
+        auto ticket = self->state.writes_sent;
         log_job(self, log_level::info, "job cancelled", cancelled);
         note_end(self, cancelled);
         deliver(self, job_id,
                 job_outcome{cancelled, 499, net::error_json("request canceled")});
         if (self->state.running && self->state.running->id == job_id) {
           for (auto& promise : self->state.running->cancellers)
-            promise.deliver(cancelled);
+            after_durable(self, ticket,
+                          [promise, cancelled]() mutable { promise.deliver(cancelled); });
           self->state.running->cancellers.clear();
         }
         release(self);
@@ -305,11 +427,12 @@ std::string failure_kind(const target_reply& reply, bool timed_out) {
 void requeue_for_shutdown(worker_pointer self, int64_t job_id) {
   job_transition change{job_id, job_state::queued, "interrupted by shutdown",
                         false, 0, true};
-  self->request(self->state.store, caf::infinite, change)
+  write(self, change)
     .then(
       [=](const job& queued) {
         log_job(self, log_level::info, "job interrupted by shutdown, queued for the next start",
                 queued);
+        self->state.queue.add(queued_facts(queued));
         self->state.requeued_by_drain = queued.id;
         release(self);
       },
@@ -391,17 +514,27 @@ void start_call_clock(worker_pointer self) {
     self->state.running->call_started_ms = self->state.steady_ms();
 }
 
-void complete(worker_pointer self, const job& j, const target_reply& reply) {
-  job_completion completion{j.id, "application/json", reply.body};
-  self->request(self->state.store, caf::infinite, std::move(completion))
-    .then(
-      [=](const job& done) {
-        log_job(self, log_level::info, "job done", done);
-        note_end(self, done);
-        deliver(self, done.id, job_outcome{done, 200, reply.body});
-        release(self);
-      },
-      [=](const caf::error& err) { on_store_error(self, j.id, err); });
+/// The running job's answer came: the job is done. Its callers get the
+/// answer at once (the job's record is durable by then), while the `done`
+/// transition commits with the next group: a crash before that commit runs
+/// the job again.
+void complete(worker_pointer self, const target_reply& reply) {
+  auto& st = self->state;
+  auto done = st.running->record;
+  done.state = job_state::done;
+  done.result = reply.body;
+  done.error.clear();
+  done.finished_at_ms = done.updated_at_ms = st.wall_ms();
+  write(self, job_completion{done.id, "application/json", reply.body})
+    .then([](const job&) {},
+          [=](const caf::error& err) {
+            self->state.config.log.error("worker", "cannot record the job's end",
+                                         {{"job_id", done.id}, {"error", describe(err)}});
+          });
+  log_job(self, log_level::info, "job done", done);
+  note_end(self, done);
+  deliver(self, done.id, job_outcome{done, 200, reply.body});
+  release(self);
 }
 
 target_request make_request(worker_pointer self, const job& j,
@@ -410,19 +543,23 @@ target_request make_request(worker_pointer self, const job& j,
                         self->state.config.job_keep_alive.json()};
 }
 
-/// Handles the target's answer to a load or a run.
+/// Handles the target's answer to a load or a run of the running job.
 template <class OnSuccess>
-auto on_reply(worker_pointer self, job j, OnSuccess on_success) {
+auto on_reply(worker_pointer self, OnSuccess on_success) {
   return [=](const target_reply& reply) {
-    if (reply.streamed && self->state.running)
-      self->state.running->chunks_forwarded = true;
+    auto& running = self->state.running;
+    if (running->record_lost)
+      return release(self);
+    if (reply.streamed)
+      running->chunks_forwarded = true;
+    auto job_id = running->id;
     if (cancel_requested(self))
-      return finish_cancelled(self, j.id);
+      return finish_cancelled(self, job_id);
     if (reply.failure == target_failure::none)
       return on_success(reply);
     // A call aborted at shutdown is no failure of the job.
-    if (!interrupted(self, j.id))
-      on_target_failure(self, j, reply);
+    if (!interrupted(self, job_id))
+      on_target_failure(self, running->record, reply);
   };
 }
 
@@ -437,85 +574,99 @@ chunk_sink_actor stream_sink(worker_pointer self, int64_t job_id) {
   return {};
 }
 
-void run(worker_pointer self, const job& j) {
-  if (interrupted(self, j.id))
+void run(worker_pointer self) {
+  auto& running = *self->state.running;
+  if (interrupted(self, running.id))
     return;
-  log_job(self, log_level::info, "job working", j);
+  log_job(self, log_level::info, "job working", running.record);
   start_call_clock(self);
-  self->request(self->state.target, caf::infinite, call_atom_v,
-                make_request(self, j, target_purpose::run), stream_sink(self, j.id))
-    .then(on_reply(self, j, [=](const target_reply& reply) {
+  self
+    ->request(self->state.target, caf::infinite, call_atom_v,
+              make_request(self, running.record, target_purpose::run),
+              stream_sink(self, running.id))
+    .then(on_reply(self, [=](const target_reply& reply) {
       record_duration(self, &model_timings::run_ms);
-      note_residency(self, j);
-      complete(self, j, reply);
+      note_residency(self, self->state.running->record);
+      complete(self, reply);
     }));
-}
-
-void start_working(worker_pointer self, const job& j, bool counts_attempt) {
-  if (interrupted(self, j.id))
-    return;
-  job_transition change{j.id, job_state::working, "", counts_attempt};
-  self->request(self->state.store, caf::infinite, change)
-    .then(
-      [=](const job& working) {
-        if (counts_attempt)
-          note_start(self, working);
-        run(self, working);
-      },
-      [=](const caf::error& err) { on_store_error(self, j.id, err); });
 }
 
 /// Loads the job's model (with the job's options) before running it, so the
 /// job's states tell loading from generating.
-void load(worker_pointer self, const job& j) {
-  if (interrupted(self, j.id))
+void load(worker_pointer self) {
+  auto& running = *self->state.running;
+  if (interrupted(self, running.id))
     return;
-  note_start(self, j);
-  log_job(self, log_level::info, "job loading", j);
+  log_job(self, log_level::info, "job loading", running.record);
   start_call_clock(self);
-  self->request(self->state.target, caf::infinite, call_atom_v,
-                make_request(self, j, target_purpose::load), chunk_sink_actor{})
-    .then(on_reply(self, j, [=](const target_reply&) {
-      if (auto& running = self->state.running; running && running->call_started_ms > 0)
+  self
+    ->request(self->state.target, caf::infinite, call_atom_v,
+              make_request(self, running.record, target_purpose::load),
+              chunk_sink_actor{})
+    .then(on_reply(self, [=](const target_reply&) {
+      auto& running = *self->state.running;
+      auto model = model_key(running.record.model);
+      if (running.call_started_ms > 0)
         self->send(self->state.metrics,
-                   model_load_metric{model_key(j.model),
+                   model_load_metric{model,
                                      static_cast<double>(self->state.steady_ms()
-                                                         - running->call_started_ms)
+                                                         - running.call_started_ms)
                                        / 1000.0});
       record_duration(self, &model_timings::load_ms);
-      self->state.running->phase = "working";
+      running.phase = "working";
       announce(self);
-      self->state.loaded_groups[model_key(j.model)] = j.group_key;
-      self->send(self->state.inventory, loaded_atom_v, model_key(j.model));
-      start_working(self, j, false);
+      self->state.loaded_groups[model] = running.record.group_key;
+      self->send(self->state.inventory, loaded_atom_v, model);
+      running.record.state = job_state::working;
+      record_step(self, job_transition{running.id, job_state::working, "", false});
+      run(self);
     }));
 }
 
-void begin(worker_pointer self, const queued_job& chosen, bool model_resident) {
-  auto job_id = chosen.id;
+/// Starts an attempt of the chosen job: its first step is recorded as the
+/// call begins, not before.
+void start(worker_pointer self, job record, bool model_resident) {
   auto& st = self->state;
-  st.running.emplace();
-  st.running->id = job_id;
-  st.running->serial = ++st.attempt_serial;
-  st.running->model_key = chosen.group_key.substr(0, chosen.group_key.find('|'));
+  auto& running = *st.running;
+  running.serial = ++st.attempt_serial;
+  running.model_key = model_of_group(record.group_key);
   // With keep_alive 0 a separate load would unload the model again at once:
   // the run loads it.
   auto runs_at_once = model_resident || st.config.job_keep_alive.unloads_immediately();
-  st.running->phase = runs_at_once ? "working" : "loading";
+  running.phase = runs_at_once ? "working" : "loading";
   announce(self);
   if (st.config.job_timeout_ms > 0)
     self->delayed_send(self, std::chrono::milliseconds{st.config.job_timeout_ms},
-                       timeout_atom_v, job_id, st.running->serial);
-  if (runs_at_once) {
-    job stub;
-    stub.id = job_id;
-    start_working(self, stub, true);
-    return;
+                       timeout_atom_v, running.id, running.serial);
+  record.state = runs_at_once ? job_state::working : job_state::loading;
+  record.attempt += 1;
+  record.error.clear();
+  record.not_before_ms = 0;
+  if (record.started_at_ms == 0)
+    record.started_at_ms = st.wall_ms();
+  running.record = record;
+  note_start(self, record);
+  record_step(self, job_transition{record.id, record.state, "", true});
+  if (runs_at_once)
+    run(self);
+  else
+    load(self);
+}
+
+/// Takes the execution slot for the chosen job; a job not stored for a
+/// waiting caller is read from the store first (for its payload).
+void begin(worker_pointer self, const queued_job& chosen, bool model_resident) {
+  auto& st = self->state;
+  st.running.emplace();
+  st.running->id = chosen.id;
+  if (auto i = st.fresh_jobs.find(chosen.id); i != st.fresh_jobs.end()) {
+    auto record = std::move(i->second);
+    st.fresh_jobs.erase(i);
+    return start(self, std::move(record), model_resident);
   }
-  job_transition change{job_id, job_state::loading, "", true};
-  self->request(self->state.store, caf::infinite, change)
-    .then([=](const job& loading) { load(self, loading); },
-          [=](const caf::error& err) { on_store_error(self, job_id, err); });
+  self->request(st.store, caf::infinite, caf::get_atom_v, chosen.id)
+    .then([=](const job& record) { start(self, record, model_resident); },
+          [=](const caf::error& err) { on_store_error(self, chosen.id, err); });
 }
 
 /// The groups the resident models serve without a reload: each model with
@@ -533,15 +684,16 @@ std::vector<std::string> resident_groups(worker_pointer self,
 }
 
 /// Wakes the worker when the earliest backing-off job becomes eligible.
-void wake_for_retry(worker_pointer self, int64_t retry_at_ms) {
+void wake_for_retry(worker_pointer self) {
   auto& st = self->state;
-  if (auto delay = st.retry_wake.arm(retry_at_ms, st.due_times.now_ms()))
+  auto now = st.due_times.now_ms();
+  if (auto delay = st.retry_wake.arm(st.queue.next_retry_at(now), now))
     self->delayed_send(self, *delay, wake_atom_v);
 }
 
 void pick_next(worker_pointer self) {
   auto& st = self->state;
-  if (st.running || st.draining)
+  if (st.running || st.draining || !st.queue_loaded || st.queue.size() == 0)
     return;
   if (st.picking) {
     st.pick_again = true;
@@ -549,44 +701,59 @@ void pick_next(worker_pointer self) {
   }
   st.picking = true;
   st.pick_again = false;
-  auto retry_later = [=](const caf::error& err) {
-    self->state.config.log.error("worker", "cannot choose the next job",
-                                 {{"error", describe(err)}});
-    self->state.picking = false;
-    self->delayed_send(self, std::chrono::seconds{1}, wake_atom_v);
-  };
   self->request(st.inventory, caf::infinite, residents_atom_v)
     .then(
       [=](const std::vector<std::string>& models) {
+        auto& st = self->state;
+        st.picking = false;
+        wake_for_retry(self);
+        if (st.running || st.draining)
+          return;
         auto groups = resident_groups(self, models);
-        self->request(self->state.store, caf::infinite, candidates_atom_v,
-                      groups, self->state.due_times.now_ms())
-          .then(
-            [=](const queue_candidates& queue) {
-              auto& st = self->state;
-              st.picking = false;
-              wake_for_retry(self, queue.next_retry_at_ms);
-              if (st.draining)
-                return;
-              auto choice = choose_next_job(queue.jobs, groups, st.wall_ms(),
-                                            st.config.rules);
-              if (!choice) {
-                if (st.pick_again)
-                  pick_next(self);
-                return;
-              }
-              auto& chosen = *std::find_if(queue.jobs.begin(), queue.jobs.end(),
-                                           [&](const queued_job& x) {
-                                             return x.id == *choice;
-                                           });
-              auto resident = std::find(groups.begin(), groups.end(),
-                                        chosen.group_key)
-                              != groups.end();
-              begin(self, chosen, resident);
-            },
-            retry_later);
+        auto choice = st.queue.pick(groups, st.wall_ms(), st.due_times.now_ms(),
+                                    st.config.rules);
+        if (!choice) {
+          if (st.pick_again)
+            pick_next(self);
+          return;
+        }
+        st.queue.remove(choice->id);
+        auto resident = std::find(groups.begin(), groups.end(), choice->group_key)
+                        != groups.end();
+        begin(self, *choice, resident);
       },
-      retry_later);
+      [=](const caf::error& err) {
+        self->state.config.log.error("worker", "cannot choose the next job",
+                                     {{"error", describe(err)}});
+        self->state.picking = false;
+        self->delayed_send(self, std::chrono::seconds{1}, wake_atom_v);
+      });
+}
+
+/// Queued jobs read from the store per request while the queue loads.
+constexpr int32_t queue_page_size = 10000;
+
+/// Loads the queue index from the store, page by page, then starts picking.
+void load_queue(worker_pointer self, int64_t after_id) {
+  self->request(self->state.store, caf::infinite, queued_atom_v, after_id, queue_page_size)
+    .then(
+      [=](const std::vector<queued_job>& page) {
+        auto& st = self->state;
+        for (auto& x : page)
+          if (st.left_while_loading.count(x.id) == 0)
+            st.queue.add(x);
+        if (static_cast<int32_t>(page.size()) == queue_page_size)
+          return load_queue(self, page.back().id);
+        st.queue_loaded = true;
+        st.left_while_loading.clear();
+        st.config.log.info("worker", "queue loaded", {{"count", st.queue.size()}});
+        pick_next(self);
+      },
+      [=](const caf::error& err) {
+        self->state.config.log.error("worker", "cannot read the queue, trying again",
+                                     {{"error", describe(err)}});
+        self->delayed_send(self, std::chrono::seconds{1}, queued_atom_v, after_id);
+      });
 }
 
 /// When the job may start: now, plus what runs and waits before it, from the
@@ -631,37 +798,52 @@ int64_t estimate_start(worker_pointer self, const job& x, const queue_ahead& ahe
   return st.wall_ms() + static_cast<int64_t>(wait);
 }
 
+/// How many queued jobs run before a job, by model: nothing for a job no
+/// longer queued.
+queue_ahead ahead_of(worker_pointer self, const job& x) {
+  if (x.state != job_state::queued || !self->state.queue.contains(x.id))
+    return {};
+  return self->state.queue.ahead_of(queued_facts(x));
+}
+
 /// Stores a new job (with the default attempts when it names none), lets
-/// `on_stored` see it, and looks for work.
+/// `on_stored` see it with the ticket of its write, queues it and looks for
+/// work. The store answers before the job is durable: `on_stored` must hold
+/// every acknowledgement until then (after_durable).
 template <class OnStored, class OnError>
 void store_new_job(worker_pointer self, job_spec spec, OnStored on_stored,
                    OnError on_error) {
   if (spec.max_attempts <= 0)
     spec.max_attempts = self->state.config.default_max_attempts;
   auto asked_at = self->state.wall_ms();
-  self->request(self->state.store, caf::infinite, insert_atom_v, std::move(spec))
+  write(self, insert_atom_v, std::move(spec))
     .then(
       [=](const job& stored) mutable {
+        auto& st = self->state;
+        auto ticket = st.writes_sent;
         log_job(self, log_level::info, "job stored", stored);
         // An idempotency key's earlier job comes back older than the request.
         if (stored.created_at_ms >= asked_at)
-          self->send(self->state.metrics, job_submitted_metric{stored.kind});
-        on_stored(stored);
+          self->send(st.metrics, job_submitted_metric{stored.kind});
+        if (stored.state == job_state::queued
+            && !(st.running && st.running->id == stored.id))
+          st.queue.add(queued_facts(stored));
+        on_stored(stored, ticket);
         pick_next(self);
       },
       on_error);
 }
 
-/// Tells a waiting caller its job and the job's place in the queue.
-void tell_accepted(worker_pointer self, const job_sink_actor& sink, const job& stored) {
-  self->request(self->state.store, caf::infinite, position_atom_v, stored.id)
-    .then(
-      [=](const job& current, const queue_ahead& ahead) {
-        self->send(sink, accepted_atom_v, current,
-                   current.state == job_state::queued ? ahead.position
-                                                      : int64_t{0});
-      },
-      [=](const caf::error&) { self->send(sink, accepted_atom_v, stored, int64_t{0}); });
+/// Tells a waiting caller its job and the job's place in the queue, once
+/// the job is durable.
+void tell_accepted(worker_pointer self, const job_sink_actor& sink, const job& stored,
+                   int64_t ticket) {
+  after_durable(self, ticket, [=] {
+    auto position = self->state.queue.contains(stored.id)
+                      ? self->state.queue.ahead_of(queued_facts(stored)).position
+                      : int64_t{0};
+    self->send(sink, accepted_atom_v, stored, position);
+  });
 }
 
 worker_actor::behavior_type
@@ -677,17 +859,19 @@ worker(worker_pointer self, worker_config config, store_actor store,
   st.due_times = due_time_clock{st.config.clock};
   st.backoff = jittered_backoff{std::chrono::milliseconds{st.config.retry_backoff_ms},
                                 std::chrono::milliseconds{st.config.max_retry_backoff_ms}};
-  // Jobs recovered from the database wait for no submission.
-  self->send(self, wake_atom_v);
+  load_queue(self, 0);
   return {
     [=](submit_atom, job_spec& spec, const job_sink_actor& sink, bool stream) {
       auto rp = self->make_response_promise<job_outcome>();
       store_new_job(
         self, std::move(spec),
-        [=](const job& stored) mutable {
-          self->state.waiting[stored.id].push_back(waiter{rp, sink, stream});
+        [=](const job& stored, int64_t ticket) mutable {
+          auto& st = self->state;
+          st.waiting[stored.id].push_back(waiter{rp, sink, stream, ticket});
+          if (st.queue.contains(stored.id))
+            st.fresh_jobs.emplace(stored.id, stored);
           if (sink)
-            tell_accepted(self, sink, stored);
+            tell_accepted(self, sink, stored, ticket);
         },
         [=](const caf::error& err) mutable { rp.deliver(err); });
       return rp;
@@ -695,42 +879,60 @@ worker(worker_pointer self, worker_config config, store_actor store,
     [=](enqueue_atom, job_spec& spec) {
       auto rp = self->make_response_promise<job>();
       store_new_job(
-        self, std::move(spec), [=](const job& stored) mutable { rp.deliver(stored); },
+        self, std::move(spec),
+        [=](const job& stored, int64_t ticket) mutable {
+          after_durable(self, ticket, [=]() mutable { rp.deliver(stored); },
+                        [=](const caf::error& err) mutable { rp.deliver(err); });
+        },
         [=](const caf::error& err) mutable { rp.deliver(err); });
       return rp;
     },
     [=](cancel_atom, int64_t job_id) {
       auto rp = self->make_response_promise<job>();
-      auto& running = self->state.running;
+      auto& st = self->state;
+      auto& running = st.running;
       if (running && running->id == job_id) {
         running->cancellers.push_back(rp);
         if (!running->cancel_requested) {
           running->cancel_requested = true;
-          self->send(self->state.target, abort_atom_v, job_id);
+          self->send(st.target, abort_atom_v, job_id);
         }
         return rp;
       }
+      // Out of the queue at once, so no pick can start it meanwhile.
+      auto was_queued = st.queue.remove(job_id);
+      st.fresh_jobs.erase(job_id);
+      if (!st.queue_loaded)
+        st.left_while_loading.insert(job_id);
       job_transition change{job_id, job_state::cancelled, "cancelled", false};
-      self->request(self->state.store, caf::infinite, change)
+      write(self, change)
         .then(
           [=](const job& cancelled) mutable {
+            auto ticket = self->state.writes_sent;
             log_job(self, log_level::info, "job cancelled", cancelled);
             note_end(self, cancelled);
             deliver(self, job_id,
                     job_outcome{cancelled, 499,
                                 net::error_json("request canceled")});
-            rp.deliver(cancelled);
+            after_durable(self, ticket, [=]() mutable { rp.deliver(cancelled); },
+                          [=](const caf::error& err) mutable { rp.deliver(err); });
           },
-          [=](const caf::error& err) mutable { rp.deliver(err); });
+          [=](const caf::error& err) mutable {
+            if (was_queued && has_code(err, foreman_errc::store_failure))
+              self->state.config.log.error("worker", "cannot cancel a queued job; it stays queued until the next start",
+                                           {{"job_id", job_id}, {"error", describe(err)}});
+            rp.deliver(err);
+          });
       return rp;
     },
     [=](position_atom, int64_t job_id) {
       auto rp = self->make_response_promise<job_status>();
-      self->request(self->state.store, caf::infinite, position_atom_v, job_id)
+      self->request(self->state.store, caf::infinite, caf::get_atom_v, job_id)
         .then(
-          [=](const job& x, const queue_ahead& ahead) mutable {
+          [=](const job& x) mutable {
             job_status status{x, -1, 0};
             if (x.state == job_state::queued) {
+              auto ahead = ahead_of(self, x);
               status.queue_position = ahead.position;
               status.estimated_start_ms = estimate_start(self, x, ahead);
             }
@@ -783,6 +985,7 @@ worker(worker_pointer self, worker_config config, store_actor store,
       self->state.retry_wake.woke(self->state.due_times.now_ms());
       pick_next(self);
     },
+    [=](queued_atom, int64_t after_id) { load_queue(self, after_id); },
   };
 }
 

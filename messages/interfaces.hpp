@@ -24,18 +24,24 @@ using outbox_listener_actor = caf::typed_actor<caf::reacts_to<wake_atom>>;
 using job_event_listener_actor = caf::typed_actor<caf::reacts_to<job_event>>;
 
 /// The STORE actor interface: the job database; the only owner of SQL.
+/// Writes (insert, transitions, completions) answer as soon as they are
+/// applied; the writes that arrive while a commit is under way are
+/// committed together by the next one (group commit). Whoever acknowledges
+/// a write to the outside waits for `durable_atom` first.
 using store_actor = caf::typed_actor<
   /// Persists a new queued job (or answers with the job stored earlier under
   /// the spec's idempotency key).
   caf::replies_to<insert_atom, job_spec>::with<job>,
   /// Reads a job; fails with job_not_found.
   caf::replies_to<caf::get_atom, int64_t>::with<job>,
-  /// The queued jobs the scheduling policy chooses from, given the resident
-  /// group keys and the time (backoffs not yet over are left out).
-  caf::replies_to<candidates_atom, std::vector<std::string>, int64_t>::with<
-    queue_candidates>,
-  /// A job and the queued jobs ahead of it.
-  caf::replies_to<position_atom, int64_t>::with<job, queue_ahead>,
+  /// Queued jobs with ids above the given one, in id order, at most the
+  /// given number (the worker's queue index is loaded from these pages).
+  caf::replies_to<queued_atom, int64_t, int32_t>::with<std::vector<queued_job>>,
+  /// Answers once every write this store received before it is durable,
+  /// with the number of commits so far.
+  caf::replies_to<durable_atom>::with<int64_t>,
+  /// INTERNAL: commit the writes applied since the last commit, as one.
+  caf::reacts_to<flush_atom>,
   /// Applies a state change in one transaction; fails with
   /// invalid_transition when the job is not in a state that allows it.
   caf::replies_to<job_transition>::with<job>,
@@ -124,7 +130,9 @@ using worker_actor = caf::typed_actor<
   /// INTERNAL: the drain's grace period is over.
   caf::reacts_to<drain_atom>,
   /// INTERNAL: look for the next job to run.
-  caf::reacts_to<wake_atom>>;
+  caf::reacts_to<wake_atom>,
+  /// INTERNAL: read the queue from the store after this id (at start).
+  caf::reacts_to<queued_atom, int64_t>>;
 
 /// The TARGET CLIENT actor interface: blocking HTTP to one Ollama target,
 /// performed off the scheduler threads.

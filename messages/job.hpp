@@ -80,6 +80,8 @@ struct job {
   int64_t finished_at_ms = 0;
   /// A retry waits until then (backoff); 0 = no wait.
   int64_t not_before_ms = 0;
+  /// Its place in the fair order between clients (see job_store::insert).
+  int64_t turn = 0;
 };
 
 template <class Inspector>
@@ -88,7 +90,7 @@ typename Inspector::result_type inspect(Inspector& f, job& x) {
            x.priority, x.attempt, x.max_attempts, x.payload, x.result,
            x.error, x.state_webhook_url, x.client, x.group_key,
            x.created_at_ms, x.updated_at_ms, x.started_at_ms,
-           x.finished_at_ms, x.not_before_ms);
+           x.finished_at_ms, x.not_before_ms, x.turn);
 }
 
 /// A state change requested by the worker; the store applies it in one
@@ -162,27 +164,14 @@ struct queued_job {
   /// Its place in the fair order: clients take turns (see job_store).
   int64_t turn = 0;
   int64_t created_at_ms = 0;
+  /// A retry waits until then (see job::not_before_ms); 0 = no wait.
+  int64_t not_before_ms = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, queued_job& x) {
   return f(caf::meta::type_name("queued_job"), x.id, x.group_key, x.priority,
-           x.turn, x.created_at_ms);
-}
-
-/// The few queued jobs the scheduling policy chooses from, read through
-/// indexes: the head of the queue, the head for each resident group, and
-/// the job that has waited longest; only jobs whose backoff has passed.
-struct queue_candidates {
-  std::vector<queued_job> jobs;
-  /// When the earliest backing-off job becomes eligible; 0 = none waits.
-  int64_t next_retry_at_ms = 0;
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, queue_candidates& x) {
-  return f(caf::meta::type_name("queue_candidates"), x.jobs,
-           x.next_retry_at_ms);
+           x.turn, x.created_at_ms, x.not_before_ms);
 }
 
 /// Where a queued job stands: how many queued jobs run before it, by model.

@@ -115,7 +115,7 @@ const std::string job_columns
   = "id, kind, model, state, priority, attempt, max_attempts, payload, "
     + result_of("jobs.id")
     + ", error, state_webhook_url, client, group_key, created_at, "
-      "updated_at, started_at, finished_at, not_before";
+      "updated_at, started_at, finished_at, not_before, turn";
 
 const std::string begin_sql = "BEGIN IMMEDIATE";
 const std::string commit_sql = "COMMIT";
@@ -267,32 +267,15 @@ const std::string serve_turn_sql
   = "UPDATE scheduler_state SET value = max(value, "
     "(SELECT turn FROM jobs WHERE id = ?1)) WHERE name = 'served_turn'";
 
-// The scheduling queries. Each names its partial index (INDEXED BY), so
-// SQLite walks the index in order instead of planning a scan and sort, and
-// refuses to prepare the query if the index could not serve it. Jobs still
-// backing off (not_before > now) are skipped.
-std::string queued_select(const char* index) {
-  return std::string{"SELECT id, group_key, priority, turn, created_at FROM jobs "
-                     "INDEXED BY "}
-         + index + " WHERE state = 'queued' AND not_before <= ?1 ";
-}
-const std::string queue_head_sql
-  = queued_select("jobs_queue_order")
-    + "ORDER BY priority DESC, turn, id LIMIT 1";
-const std::string queue_oldest_sql
-  = queued_select("jobs_queue_age") + "ORDER BY id LIMIT 1";
-const std::string queue_head_for_group_sql
-  = queued_select("jobs_queue_by_group")
-    + "AND group_key = ?2 ORDER BY priority DESC, turn, id LIMIT 1";
-const std::string job_turn_sql = "SELECT turn FROM jobs WHERE id = ?1";
-const std::string next_retry_sql
-  = "SELECT min(not_before) FROM jobs INDEXED BY jobs_queue_backoff "
-    "WHERE state = 'queued' AND not_before > 0 AND not_before > ?1";
-// Jobs ahead of one in the priority-and-turn order, by model.
-const std::string ahead_by_model_sql
-  = "SELECT model_key, count(*) FROM jobs INDEXED BY jobs_queue_order "
-    "WHERE state = 'queued' AND (priority > ?1 OR (priority = ?1 AND "
-    "(turn < ?2 OR (turn = ?2 AND id < ?3)))) GROUP BY model_key";
+// The queue as the worker's index loads it: queued jobs in id order, one
+// page at a time, through the partial index of queued jobs.
+const std::string queued_page_sql
+  = "SELECT id, group_key, priority, turn, created_at, not_before FROM jobs "
+    "INDEXED BY jobs_queue_age WHERE state = 'queued' AND id > ?1 "
+    "ORDER BY id LIMIT ?2";
+const std::string savepoint_sql = "SAVEPOINT write";
+const std::string release_sql = "RELEASE write";
+const std::string rollback_to_sql = "ROLLBACK TO write";
 
 // -- statement wrapper ---------------------------------------------------------
 
@@ -389,6 +372,7 @@ job read_job(const statement& row) {
   x.started_at_ms = row.integer(15);
   x.finished_at_ms = row.integer(16);
   x.not_before_ms = row.integer(17);
+  x.turn = row.integer(18);
   return x;
 }
 
@@ -412,7 +396,7 @@ void read_transition(const statement& row, int first, int facts, webhook_event& 
 queued_job read_queued(const statement& row) {
   return queued_job{row.integer(0), row.text(1),
                     static_cast<int32_t>(row.integer(2)), row.integer(3),
-                    row.integer(4)};
+                    row.integer(4), row.integer(5)};
 }
 
 } // namespace
@@ -487,22 +471,37 @@ struct job_store::impl {
     }
   }
 
-  /// Runs `body` inside BEGIN IMMEDIATE ... COMMIT, rolling back on error.
+  /// Runs `body` as one write: its own BEGIN IMMEDIATE ... COMMIT, or,
+  /// inside a batch, a savepoint of the batch's transaction. A failing body
+  /// leaves nothing behind either way.
   template <class F>
   auto transaction(F body) -> decltype(body()) {
-    prepared(begin_sql).bind().run();
+    auto events_before = uncommitted.size();
+    prepared(batch_open ? savepoint_sql : begin_sql).bind().run();
     try {
+      auto finish = [&] {
+        if (batch_open)
+          prepared(release_sql).bind().run();
+        else
+          commit();
+      };
       if constexpr (std::is_void_v<decltype(body())>) {
         body();
-        commit();
+        finish();
       } else {
         auto result = body();
-        commit();
+        finish();
         return result;
       }
     } catch (...) {
-      uncommitted.clear();
-      prepared(rollback_sql).bind().run();
+      uncommitted.resize(events_before);
+      queued_count.reset();
+      if (batch_open) {
+        prepared(rollback_to_sql).bind().run();
+        prepared(release_sql).bind().run();
+      } else {
+        prepared(rollback_sql).bind().run();
+      }
       throw;
     }
   }
@@ -512,6 +511,23 @@ struct job_store::impl {
     committed.insert(committed.end(), std::make_move_iterator(uncommitted.begin()),
                      std::make_move_iterator(uncommitted.end()));
     uncommitted.clear();
+  }
+
+  /// A batch's transaction is open: each write is a savepoint of it.
+  bool batch_open = false;
+  /// Queued jobs, counted once and then kept by the writes that change it;
+  /// nullopt = count again.
+  std::optional<int64_t> queued_count;
+
+  int64_t queued_jobs() {
+    if (!queued_count)
+      queued_count = single_integer(count_queued_sql);
+    return *queued_count;
+  }
+
+  void count_queued(int64_t delta) {
+    if (queued_count)
+      *queued_count += delta;
   }
 
   std::optional<job> find(int64_t id) {
@@ -615,7 +631,14 @@ job_store::job_store(const std::string& path, int schema_version,
   impl_->migrate(std::min(schema_version, latest_schema_version));
 }
 
-job_store::~job_store() = default;
+job_store::~job_store() {
+  // Writes of an open batch were never acknowledged, but keeping them is
+  // what a clean stop should do.
+  try {
+    commit_batch();
+  } catch (const store_error&) {
+  }
+}
 
 int job_store::schema_version() const {
   return impl_->version;
@@ -637,6 +660,7 @@ interrupted_jobs job_store::requeue_interrupted(int64_t now_ms) {
     impl_->prune_journal(sqlite3_last_insert_rowid(impl_->db), now_ms);
     impl_->prepared(requeue_sql).bind(now_ms).run();
     outcome.requeued = sqlite3_changes(impl_->db);
+    impl_->queued_count.reset();
     return outcome;
   });
 }
@@ -649,12 +673,8 @@ job job_store::insert(const job_spec& spec, int64_t now_ms, int64_t queue_limit)
       if (earlier.step())
         return impl_->get(earlier.integer(0));
     }
-    if (queue_limit > 0) {
-      auto& count = impl_->prepared(count_queued_sql).bind();
-      count.step();
-      if (count.integer(0) >= queue_limit)
-        throw queue_full_error{std::to_string(queue_limit) + " jobs are queued"};
-    }
+    if (queue_limit > 0 && impl_->queued_jobs() >= queue_limit)
+      throw queue_full_error{std::to_string(queue_limit) + " jobs are queued"};
     auto& served = impl_->prepared(served_turn_sql).bind();
     served.step();
     auto served_turn = served.integer(0);
@@ -670,6 +690,7 @@ job job_store::insert(const job_spec& spec, int64_t now_ms, int64_t queue_limit)
       .run();
     auto stored = impl_->get(sqlite3_last_insert_rowid(impl_->db));
     impl_->record_event(stored, "", now_ms);
+    impl_->count_queued(1);
     return stored;
   });
 }
@@ -678,42 +699,37 @@ std::optional<job> job_store::find(int64_t id) {
   return impl_->find(id);
 }
 
-queue_candidates
-job_store::candidates(const std::vector<std::string>& resident_group_keys,
-                      int64_t now_ms) {
-  queue_candidates result;
-  auto add_first_row = [&](statement& q) {
-    if (q.step()) {
-      auto x = read_queued(q);
-      auto same_id = [&](const queued_job& y) { return y.id == x.id; };
-      if (std::none_of(result.jobs.begin(), result.jobs.end(), same_id))
-        result.jobs.push_back(std::move(x));
-    }
-  };
-  add_first_row(impl_->prepared(queue_head_sql).bind(now_ms));
-  add_first_row(impl_->prepared(queue_oldest_sql).bind(now_ms));
-  for (auto& key : resident_group_keys)
-    add_first_row(impl_->prepared(queue_head_for_group_sql).bind(now_ms, key));
-  auto& retry = impl_->prepared(next_retry_sql).bind(now_ms);
-  retry.step();
-  result.next_retry_at_ms = retry.integer(0);
-  return result;
+std::vector<queued_job> job_store::queued_after(int64_t after_id, int32_t limit) {
+  std::vector<queued_job> page;
+  auto& q = impl_->prepared(queued_page_sql).bind(after_id, int64_t{limit});
+  while (q.step())
+    page.push_back(read_queued(q));
+  return page;
 }
 
-std::pair<job, queue_ahead> job_store::position(int64_t id) {
-  auto x = impl_->get(id);
-  queue_ahead ahead;
-  if (x.state != job_state::queued)
-    return {std::move(x), ahead};
-  auto& turn = impl_->prepared(job_turn_sql).bind(id);
-  turn.step();
-  auto& q = impl_->prepared(ahead_by_model_sql)
-              .bind(int64_t{x.priority}, turn.integer(0), id);
-  while (q.step()) {
-    ahead.by_model.emplace_back(q.text(0), q.integer(1));
-    ahead.position += q.integer(1);
+void job_store::begin_batch() {
+  if (impl_->batch_open)
+    return;
+  impl_->prepared(begin_sql).bind().run();
+  impl_->batch_open = true;
+}
+
+void job_store::commit_batch() {
+  if (!impl_->batch_open)
+    return;
+  impl_->batch_open = false;
+  try {
+    impl_->commit();
+  } catch (...) {
+    impl_->uncommitted.clear();
+    impl_->queued_count.reset();
+    sqlite3_exec(impl_->db, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
   }
-  return {std::move(x), ahead};
+}
+
+bool job_store::batch_open() const {
+  return impl_->batch_open;
 }
 
 job job_store::apply(const job_transition& change, int64_t now_ms) {
@@ -739,6 +755,8 @@ job job_store::apply(const job_transition& change, int64_t now_ms) {
       impl_->prepared(serve_turn_sql).bind(change.job_id).run();
     auto changed = impl_->get(change.job_id);
     impl_->record_event(changed, to_string(current.state), now_ms);
+    impl_->count_queued(int64_t{changed.state == job_state::queued}
+                        - int64_t{current.state == job_state::queued});
     return changed;
   });
 }
@@ -912,26 +930,6 @@ std::optional<std::string> job_store::health_problem() {
     return std::string{"the database does not answer: "} + e.what();
   }
   return std::nullopt;
-}
-
-std::vector<std::string> job_store::candidate_query_plans() {
-  std::vector<std::string> plans;
-  auto explain = [&](const std::string& sql) {
-    statement q{impl_->db, "EXPLAIN QUERY PLAN " + sql};
-    std::string plan;
-    while (q.step()) {
-      if (!plan.empty())
-        plan += "; ";
-      plan += q.text(3);
-    }
-    plans.push_back(plan);
-  };
-  explain(queue_head_sql);
-  explain(queue_oldest_sql);
-  explain(queue_head_for_group_sql);
-  explain(next_retry_sql);
-  explain(client_last_turn_sql);
-  return plans;
 }
 
 } // namespace foreman

@@ -66,6 +66,7 @@ public:
   explicit job_store(const std::string& path,
                      int schema_version = latest_schema_version,
                      bool sync_every_commit = true);
+  /// Commits an open batch.
   ~job_store();
 
   job_store(const job_store&) = delete;
@@ -91,16 +92,20 @@ public:
 
   std::optional<job> find(int64_t id);
 
-  /// The queued jobs the scheduler chooses from (see queue_candidates), each
-  /// read through an index.
-  queue_candidates candidates(const std::vector<std::string>& resident_group_keys,
-                              int64_t now_ms);
+  /// Queued jobs with ids above `after_id`, in id order, at most `limit`.
+  std::vector<queued_job> queued_after(int64_t after_id, int32_t limit);
 
-  /// A job and, when it is queued, the queued jobs ahead of it in priority
-  /// and turn order, by model. Throws job_not_found_error.
-  std::pair<job, queue_ahead> position(int64_t id);
+  /// Group commit: from begin_batch to commit_batch every write is a
+  /// savepoint of one transaction, so one commit (one fsync) makes all of
+  /// them durable. A write that fails inside the batch is undone alone.
+  /// When the commit fails the whole batch is rolled back and store_error
+  /// thrown. Committed events are handed out (take_committed_events) only
+  /// once the batch commits.
+  void begin_batch();
+  void commit_batch();
+  bool batch_open() const;
 
-  /// Applies a state change in one transaction. Throws job_not_found_error
+  /// Applies a state change as one write. Throws job_not_found_error
   /// or invalid_transition_error.
   job apply(const job_transition& change, int64_t now_ms);
 
@@ -151,9 +156,6 @@ public:
   /// Why the database cannot be relied on (its file removed, or a query
   /// failing); nullopt when healthy.
   std::optional<std::string> health_problem();
-
-  /// EXPLAIN QUERY PLAN of each scheduling query, for tests and diagnostics.
-  std::vector<std::string> candidate_query_plans();
 
 private:
   struct impl;

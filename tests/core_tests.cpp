@@ -5,6 +5,7 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <random>
 
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
@@ -17,6 +18,7 @@
 #include "core/log.hpp"
 #include "core/metrics_registry.hpp"
 #include "core/model_name.hpp"
+#include "core/queue_index.hpp"
 #include "core/scheduling_policy.hpp"
 #include "core/settings.hpp"
 #include "core/url.hpp"
@@ -685,6 +687,148 @@ BOOST_AUTO_TEST_CASE(a_simulated_day_never_starves_anyone) {
       break;
   }
   BOOST_TEST(clock == 30'000);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(queue_index_properties)
+
+// The in-memory queue must answer exactly as the policy over a plain list
+// of every queued job: the same pick, the same jobs ahead, the same next
+// retry, for random queues changed by random additions and removals.
+
+struct random_queue {
+  std::mt19937 rng;
+  std::vector<queued_job> jobs;
+  queue_index index;
+  int64_t next_id = 1;
+
+  explicit random_queue(unsigned seed) : rng(seed) {
+  }
+
+  int64_t any(int64_t low, int64_t high) {
+    return std::uniform_int_distribution<int64_t>{low, high}(rng);
+  }
+
+  std::string any_group() {
+    static const std::vector<std::string> groups{"a:latest|", "a:latest|num_ctx=8192",
+                                                 "b:latest|", "c:7b|"};
+    return groups[static_cast<size_t>(any(0, 3))];
+  }
+
+  void add_one(int64_t now_ms) {
+    queued_job x{next_id++, any_group(), static_cast<int32_t>(any(-1, 2)),
+                 any(1, 30), now_ms - any(0, 5000),
+                 any(0, 3) == 0 ? now_ms + any(-500, 500) : 0};
+    jobs.push_back(x);
+    index.add(x);
+  }
+
+  void remove_one() {
+    if (jobs.empty())
+      return;
+    auto i = jobs.begin() + any(0, static_cast<int64_t>(jobs.size()) - 1);
+    BOOST_REQUIRE(index.remove(i->id));
+    jobs.erase(i);
+  }
+
+  std::vector<queued_job> eligible(int64_t due_now_ms) const {
+    std::vector<queued_job> result;
+    for (auto& x : jobs)
+      if (x.not_before_ms <= due_now_ms)
+        result.push_back(x);
+    return result;
+  }
+};
+
+BOOST_AUTO_TEST_CASE(the_index_picks_as_the_policy_over_the_whole_queue) {
+  for (unsigned seed = 1; seed <= 300; ++seed) {
+    random_queue q{seed};
+    int64_t now = 1'000'000;
+    for (int step = 0; step < 60; ++step) {
+      now += q.any(0, 200);
+      if (q.any(0, 3) == 0)
+        q.remove_one();
+      else
+        q.add_one(now);
+      std::vector<std::string> resident;
+      for (int i = 0; i < q.any(0, 2); ++i)
+        resident.push_back(q.any_group());
+      scheduling_rules rules{q.any(0, 1) == 0 ? 0 : q.any(1000, 6000), q.any(0, 4) != 0};
+      auto expected = choose_next_job(q.eligible(now), resident, now, rules);
+      auto picked = q.index.pick(resident, now, now, rules);
+      BOOST_REQUIRE_MESSAGE(expected.has_value() == picked.has_value(),
+                            "seed " << seed << " step " << step);
+      if (expected)
+        BOOST_REQUIRE_MESSAGE(*expected == picked->id,
+                              "seed " << seed << " step " << step << ": policy "
+                                      << *expected << ", index " << picked->id);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(the_index_counts_the_jobs_ahead_by_model) {
+  for (unsigned seed = 1; seed <= 100; ++seed) {
+    random_queue q{seed};
+    for (int i = 0; i < 80; ++i)
+      q.add_one(1'000'000);
+    for (int i = 0; i < 20; ++i)
+      q.remove_one();
+    BOOST_REQUIRE(q.index.size() == static_cast<int64_t>(q.jobs.size()));
+    auto earlier = [](const queued_job& a, const queued_job& b) {
+      return std::make_tuple(-a.priority, a.turn, a.id)
+             < std::make_tuple(-b.priority, b.turn, b.id);
+    };
+    for (auto& x : q.jobs) {
+      std::map<std::string, int64_t> expected;
+      for (auto& y : q.jobs)
+        if (earlier(y, x))
+          ++expected[model_of_group(y.group_key)];
+      auto ahead = q.index.ahead_of(x);
+      std::map<std::string, int64_t> got(ahead.by_model.begin(), ahead.by_model.end());
+      BOOST_REQUIRE(got == expected);
+      int64_t total = 0;
+      for (auto& [model, n] : expected)
+        total += n;
+      BOOST_REQUIRE(ahead.position == total);
+    }
+    auto sorted = q.jobs;
+    std::sort(sorted.begin(), sorted.end(), earlier);
+    auto first = q.index.first(10);
+    BOOST_REQUIRE(first.size() == std::min<size_t>(10, sorted.size()));
+    for (size_t i = 0; i < first.size(); ++i)
+      BOOST_REQUIRE(first[i].id == sorted[i].id);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(the_index_knows_the_next_retry) {
+  for (unsigned seed = 1; seed <= 100; ++seed) {
+    random_queue q{seed};
+    for (int i = 0; i < 40; ++i)
+      q.add_one(1'000'000);
+    for (int i = 0; i < 10; ++i)
+      q.remove_one();
+    for (int64_t now : {999'000, 1'000'000, 1'000'250, 1'001'000}) {
+      int64_t expected = 0;
+      for (auto& x : q.jobs)
+        if (x.not_before_ms > now && (expected == 0 || x.not_before_ms < expected))
+          expected = x.not_before_ms;
+      BOOST_REQUIRE(q.index.next_retry_at(now) == expected);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(adding_a_job_again_replaces_its_facts) {
+  queue_index index;
+  index.add({1, "a:latest|", 0, 5, 100, 0});
+  index.add({1, "b:latest|", 3, 2, 100, 0});
+  BOOST_TEST(index.size() == 1);
+  BOOST_TEST(index.pick({}, 200, 200, {})->group_key == "b:latest|");
+  BOOST_TEST(index.depth_by_model()
+             == (std::vector<std::pair<std::string, int64_t>>{{"b:latest", 1}}));
+  BOOST_TEST(index.remove(1));
+  BOOST_TEST(!index.remove(1));
+  BOOST_TEST(!index.pick({}, 200, 200, {}));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -117,6 +117,13 @@ public:
     sched.run_jobs_filtered([&](caf::resumable* job) { return job != held_job; });
   }
 
+  /// Runs the first message in `actor`'s mailbox, and only that one.
+  template <class Handle>
+  void run_one_message_of(const Handle& actor) {
+    BOOST_REQUIRE(sched.prioritize(actor));
+    sched.run_once();
+  }
+
   /// Lets `span` of simulated time pass, firing the timers due, and runs
   /// what they set off.
   void advance(std::chrono::milliseconds span) {

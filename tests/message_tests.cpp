@@ -79,11 +79,10 @@ BOOST_AUTO_TEST_CASE(job_messages_roundtrip) {
   check_roundtrip(job_transition{42, job_state::queued, "no route", true, 99});
   check_roundtrip(job_completion{42, "application/json", "{}"});
   check_roundtrip(job_outcome{sample_job(), 404, R"({"error":"x"})"});
-  check_roundtrip(candidates_atom_v, std::vector<std::string>{"a:latest|", "b:1b|"},
-                  int64_t{1700000000000});
-  check_roundtrip(queue_candidates{{queued_job{1, "a:latest|", 2, 7, 3},
-                                    queued_job{4, "b:latest|num_ctx=8", 0, 8, 5}},
-                                   1234});
+  check_roundtrip(queued_atom_v, int64_t{0}, int32_t{10000});
+  check_roundtrip(std::vector<queued_job>{queued_job{1, "a:latest|", 2, 7, 3, 0},
+                                          queued_job{4, "b:latest|num_ctx=8", 0, 8, 5, 1234}});
+  check_roundtrip(durable_atom_v);
   check_roundtrip(sample_job(), queue_ahead{3, {{"a:latest", 2}, {"b:latest", 1}}});
   check_roundtrip(job_status{sample_job(), 3, 1700000000000});
   check_roundtrip(timeout_atom_v, int64_t{42}, int32_t{2});

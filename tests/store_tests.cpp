@@ -11,7 +11,7 @@
 
 #include "actors/store.hpp"
 #include "core/clock.hpp"
-#include "core/scheduling_policy.hpp"
+#include "core/queue_index.hpp"
 #include "messages/add_message_types.hpp"
 #include "messages/errors.hpp"
 #include "persistence/job_store.hpp"
@@ -30,6 +30,31 @@ job_spec chat_spec(const std::string& model, int32_t priority = 0) {
   spec.priority = priority;
   spec.max_attempts = 3;
   return spec;
+}
+
+/// The queue as the worker loads it at start: the store's queued jobs, read
+/// in pages (of two, so paging is exercised).
+queue_index queue_of(job_store& db) {
+  queue_index queue;
+  int64_t after_id = 0;
+  for (;;) {
+    auto page = db.queued_after(after_id, 2);
+    for (auto& x : page)
+      queue.add(x);
+    if (page.size() < 2)
+      return queue;
+    after_id = page.back().id;
+  }
+}
+
+/// The id the scheduler picks at `now_ms` (both clocks), 0 when none.
+int64_t pick(job_store& db, const std::vector<std::string>& resident, int64_t now_ms) {
+  auto chosen = queue_of(db).pick(resident, now_ms, now_ms, {});
+  return chosen ? chosen->id : 0;
+}
+
+int64_t position_of(job_store& db, int64_t id) {
+  return queue_of(db).ahead_of(queued_facts(*db.find(id))).position;
 }
 
 struct store_fixture {
@@ -122,7 +147,7 @@ BOOST_AUTO_TEST_CASE(a_retry_goes_back_to_the_queue) {
   BOOST_TEST((requeued.state == job_state::queued));
   BOOST_TEST(requeued.attempt == 1);
   BOOST_TEST(requeued.error == "reset");
-  BOOST_TEST(ids_of(db->candidates({}, 3000).jobs) == std::vector<int64_t>{id});
+  BOOST_TEST(ids_of(db->queued_after(0, 10)) == std::vector<int64_t>{id});
 }
 
 BOOST_AUTO_TEST_CASE(a_backing_off_retry_waits_its_turn) {
@@ -130,12 +155,11 @@ BOOST_AUTO_TEST_CASE(a_backing_off_retry_waits_its_turn) {
   db->apply({id, job_state::working, "", true}, 2000);
   auto requeued = db->apply({id, job_state::queued, "reset", false, 5000}, 3000);
   BOOST_TEST(requeued.not_before_ms == 5000);
-  auto early = db->candidates({}, 4999);
-  BOOST_TEST(early.jobs.empty());
-  BOOST_TEST(early.next_retry_at_ms == 5000);
-  auto due = db->candidates({}, 5000);
-  BOOST_TEST(ids_of(due.jobs) == std::vector<int64_t>{id});
-  BOOST_TEST(due.next_retry_at_ms == 0);
+  auto queue = queue_of(*db);
+  BOOST_TEST(!queue.pick({}, 4999, 4999, {}));
+  BOOST_TEST(queue.next_retry_at(4999) == 5000);
+  BOOST_TEST(queue.pick({}, 5000, 5000, {})->id == id);
+  BOOST_TEST(queue.next_retry_at(5000) == 0);
 }
 
 BOOST_AUTO_TEST_CASE(clients_get_interleaved_turns) {
@@ -152,13 +176,9 @@ BOOST_AUTO_TEST_CASE(clients_get_interleaved_turns) {
   // The single job takes the turn right after the one being served, ahead
   // of the batch's remaining jobs but for the one that shares its turn.
   std::vector<int64_t> order;
-  for (;;) {
-    auto candidates = db->candidates({"a:latest|"}, 3000);
-    auto next = choose_next_job(candidates.jobs, {"a:latest|"}, 3000, {});
-    if (!next)
-      break;
-    order.push_back(*next);
-    db->apply({*next, job_state::working, "", true}, 3000);
+  while (auto next = pick(*db, {"a:latest|"}, 3000)) {
+    order.push_back(next);
+    db->apply({next, job_state::working, "", true}, 3000);
   }
   BOOST_TEST(order == (std::vector<int64_t>{batch[1], single, batch[2], batch[3],
                                             batch[4]}));
@@ -171,9 +191,7 @@ BOOST_AUTO_TEST_CASE(load_options_make_their_own_group) {
   auto wide = db->insert(big, 1001);
   BOOST_TEST(plain.group_key == "a:latest|");
   BOOST_TEST(wide.group_key == "a:latest|num_ctx=8192");
-  auto candidates = db->candidates({"a:latest|num_ctx=8192"}, 2000);
-  BOOST_TEST(*choose_next_job(candidates.jobs, {"a:latest|num_ctx=8192"}, 2000, {})
-             == wide.id);
+  BOOST_TEST(pick(*db, {"a:latest|num_ctx=8192"}, 2000) == wide.id);
 }
 
 BOOST_AUTO_TEST_CASE(positions_count_the_jobs_ahead_by_model) {
@@ -181,47 +199,32 @@ BOOST_AUTO_TEST_CASE(positions_count_the_jobs_ahead_by_model) {
   auto b1 = db->insert(chat_spec("b"), 1001).id;
   auto a2 = db->insert(chat_spec("a"), 1002).id;
   auto urgent = db->insert(chat_spec("c", 5), 1003).id;
-  auto [job_a2, ahead] = db->position(a2);
-  BOOST_TEST(job_a2.id == a2);
+  auto ahead = queue_of(*db).ahead_of(queued_facts(*db->find(a2)));
   BOOST_TEST(ahead.position == 3);
   std::map<std::string, int64_t> by_model(ahead.by_model.begin(), ahead.by_model.end());
   BOOST_TEST(by_model["a:latest"] == 1);
   BOOST_TEST(by_model["b:latest"] == 1);
   BOOST_TEST(by_model["c:latest"] == 1);
-  BOOST_TEST(db->position(urgent).second.position == 0);
-  BOOST_TEST(db->position(a1).second.position == 1);
+  BOOST_TEST(position_of(*db, urgent) == 0);
+  BOOST_TEST(position_of(*db, a1) == 1);
   db->apply({b1, job_state::working, "", true}, 2000);
-  BOOST_TEST(db->position(a2).second.position == 2);
-  BOOST_CHECK_THROW(db->position(a2 + 100), job_not_found_error);
+  BOOST_TEST(position_of(*db, a2) == 2);
+  BOOST_TEST(!queue_of(*db).contains(b1));
 }
 
-BOOST_AUTO_TEST_CASE(candidates_hold_the_heads_the_policy_needs) {
+BOOST_AUTO_TEST_CASE(the_loaded_queue_picks_as_the_policy_says) {
   auto a1 = db->insert(chat_spec("a"), 1000).id;
   auto b1 = db->insert(chat_spec("b"), 1001).id;
-  auto a2 = db->insert(chat_spec("a"), 1002).id;
+  db->insert(chat_spec("a"), 1002);
   auto c1 = db->insert(chat_spec("c"), 1003).id;
   auto b2 = db->insert(chat_spec("b", 2), 1004).id;
-  (void) a2;
-  // Head of the queue (b2, priority 2), oldest (a1), head of resident c (c1).
-  auto candidates = db->candidates({"c:latest|"}, 2000).jobs;
-  BOOST_TEST(ids_of(candidates) == (std::vector<int64_t>{a1, c1, b2}));
-  BOOST_TEST(*choose_next_job(candidates, {"c:latest|"}, 2000, {}) == b2);
+  // The highest priority goes first, resident or not.
+  BOOST_TEST(pick(*db, {"c:latest|"}, 2000) == b2);
   db->apply({b2, job_state::working, "", true}, 2000);
-  candidates = db->candidates({"c:latest|"}, 2000).jobs;
   // Same priority now: the resident model's job beats the older a1 and b1.
-  BOOST_TEST(*choose_next_job(candidates, {"c:latest|"}, 2000, {}) == c1);
-  BOOST_TEST(*choose_next_job(db->candidates({"b:latest|"}, 2000).jobs,
-                              {"b:latest|"}, 2000, {})
-             == b1);
-  BOOST_TEST(*choose_next_job(db->candidates({}, 2000).jobs, {}, 2000, {}) == a1);
-}
-
-BOOST_AUTO_TEST_CASE(scheduling_queries_use_the_queue_indexes) {
-  for (auto plan : db->candidate_query_plans()) {
-    BOOST_TEST_MESSAGE(plan);
-    BOOST_TEST(plan.find("USING INDEX jobs_queue_") != std::string::npos, plan);
-    BOOST_TEST(plan.find("TEMP B-TREE") == std::string::npos, plan);
-  }
+  BOOST_TEST(pick(*db, {"c:latest|"}, 2000) == c1);
+  BOOST_TEST(pick(*db, {"b:latest|"}, 2000) == b1);
+  BOOST_TEST(pick(*db, {}, 2000) == a1);
 }
 
 BOOST_AUTO_TEST_CASE(interrupted_jobs_are_requeued_at_start) {
@@ -298,14 +301,11 @@ BOOST_AUTO_TEST_CASE(a_database_from_schema_version_2_migrates_with_its_jobs) {
   BOOST_TEST(current.find(3)->group_key == "mistral:latest|");
   BOOST_TEST(current.requeue_interrupted(1800000000000).requeued == 1);
   // Job 2 has priority 5; job 3 waits behind it.
-  auto candidates = current.candidates({}, 1800000000000).jobs;
-  BOOST_TEST(*choose_next_job(candidates, {}, 1800000000000, {}) == 2);
-  BOOST_TEST(current.position(3).second.position == 1);
+  BOOST_TEST(pick(current, {}, 1800000000000) == 2);
+  BOOST_TEST(position_of(current, 3) == 1);
   // New jobs take turns after the migrated ones.
   auto fresh = current.insert(chat_spec("a"), 1800000000001);
-  BOOST_TEST(current.position(fresh.id).second.position == 2);
-  for (auto plan : current.candidate_query_plans())
-    BOOST_TEST(plan.find("USING INDEX") != std::string::npos, plan);
+  BOOST_TEST(position_of(current, fresh.id) == 2);
 }
 
 BOOST_AUTO_TEST_CASE(a_version_1_database_migrates_to_the_latest) {
