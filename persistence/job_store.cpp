@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <functional>
 #include <iterator>
+#include <map>
+#include <optional>
 #include <unordered_map>
 #include <utility>
 
@@ -150,8 +152,6 @@ const std::string select_artifact_sql
   = "SELECT name, content_type, data FROM artifacts WHERE job_id = ?1 AND "
     "name = ?2";
 const std::string count_state_sql = "SELECT count(*) FROM jobs WHERE state = ?1";
-const std::string count_queued_sql
-  = "SELECT count(*) FROM jobs INDEXED BY jobs_queue_age WHERE state = 'queued'";
 const std::string queue_depth_sql
   = "SELECT model_key, state, count(*) FROM jobs INDEXED BY jobs_by_state "
     "WHERE state IN ('queued', 'loading', 'working') "
@@ -495,7 +495,7 @@ struct job_store::impl {
       }
     } catch (...) {
       uncommitted.resize(events_before);
-      queued_count.reset();
+      depth_counts.reset();
       if (batch_open) {
         prepared(rollback_to_sql).bind().run();
         prepared(release_sql).bind().run();
@@ -515,19 +515,39 @@ struct job_store::impl {
 
   /// A batch's transaction is open: each write is a savepoint of it.
   bool batch_open = false;
-  /// Queued jobs, counted once and then kept by the writes that change it;
-  /// nullopt = count again.
-  std::optional<int64_t> queued_count;
+  /// Non-terminal jobs by model key and state, counted once and then kept
+  /// by the writes that change them, so neither the queue limit nor a
+  /// depth report scans the queue; nullopt = count again.
+  std::optional<std::map<std::pair<std::string, job_state>, int64_t>> depth_counts;
 
-  int64_t queued_jobs() {
-    if (!queued_count)
-      queued_count = single_integer(count_queued_sql);
-    return *queued_count;
+  std::map<std::pair<std::string, job_state>, int64_t>& depths() {
+    if (!depth_counts) {
+      depth_counts.emplace();
+      auto& q = prepared(queue_depth_sql).bind();
+      while (q.step())
+        (*depth_counts)[{q.text(0), parse_job_state(q.text(1)).value_or(job_state::queued)}]
+          = q.integer(2);
+    }
+    return *depth_counts;
   }
 
-  void count_queued(int64_t delta) {
-    if (queued_count)
-      *queued_count += delta;
+  int64_t queued_jobs() {
+    int64_t total = 0;
+    for (auto& [key, n] : depths())
+      if (key.second == job_state::queued)
+        total += n;
+    return total;
+  }
+
+  /// Counts a job's move between states (terminal states are not counted).
+  void count_move(const job& x, std::optional<job_state> from, job_state to) {
+    if (!depth_counts)
+      return;
+    auto model = model_key(x.model);
+    if (from && !is_terminal(*from) && --(*depth_counts)[{model, *from}] == 0)
+      depth_counts->erase({model, *from});
+    if (!is_terminal(to))
+      ++(*depth_counts)[{model, to}];
   }
 
   std::optional<job> find(int64_t id) {
@@ -660,7 +680,7 @@ interrupted_jobs job_store::requeue_interrupted(int64_t now_ms) {
     impl_->prune_journal(sqlite3_last_insert_rowid(impl_->db), now_ms);
     impl_->prepared(requeue_sql).bind(now_ms).run();
     outcome.requeued = sqlite3_changes(impl_->db);
-    impl_->queued_count.reset();
+    impl_->depth_counts.reset();
     return outcome;
   });
 }
@@ -690,7 +710,7 @@ job job_store::insert(const job_spec& spec, int64_t now_ms, int64_t queue_limit)
       .run();
     auto stored = impl_->get(sqlite3_last_insert_rowid(impl_->db));
     impl_->record_event(stored, "", now_ms);
-    impl_->count_queued(1);
+    impl_->count_move(stored, std::nullopt, job_state::queued);
     return stored;
   });
 }
@@ -722,7 +742,7 @@ void job_store::commit_batch() {
     impl_->commit();
   } catch (...) {
     impl_->uncommitted.clear();
-    impl_->queued_count.reset();
+    impl_->depth_counts.reset();
     sqlite3_exec(impl_->db, "ROLLBACK", nullptr, nullptr, nullptr);
     throw;
   }
@@ -755,8 +775,7 @@ job job_store::apply(const job_transition& change, int64_t now_ms) {
       impl_->prepared(serve_turn_sql).bind(change.job_id).run();
     auto changed = impl_->get(change.job_id);
     impl_->record_event(changed, to_string(current.state), now_ms);
-    impl_->count_queued(int64_t{changed.state == job_state::queued}
-                        - int64_t{current.state == job_state::queued});
+    impl_->count_move(changed, current.state, changed.state);
     return changed;
   });
 }
@@ -775,6 +794,7 @@ job job_store::complete(const job_completion& completion, int64_t now_ms) {
       .run();
     auto done = impl_->get(completion.job_id);
     impl_->record_event(done, to_string(current.state), now_ms);
+    impl_->count_move(done, current.state, job_state::done);
     return done;
   });
 }
@@ -909,11 +929,8 @@ int64_t job_store::count_in_state(job_state state) {
 
 std::vector<queue_depth> job_store::queue_depths() {
   std::vector<queue_depth> depths;
-  auto& q = impl_->prepared(queue_depth_sql).bind();
-  while (q.step())
-    depths.push_back({q.text(0),
-                      parse_job_state(q.text(1)).value_or(job_state::queued),
-                      q.integer(2)});
+  for (auto& [key, n] : impl_->depths())
+    depths.push_back({key.first, key.second, n});
   return depths;
 }
 

@@ -212,6 +212,41 @@ BOOST_AUTO_TEST_CASE(positions_count_the_jobs_ahead_by_model) {
   BOOST_TEST(!queue_of(*db).contains(b1));
 }
 
+BOOST_AUTO_TEST_CASE(depths_kept_by_the_writes_match_a_fresh_count) {
+  auto depth_map = [](const std::vector<queue_depth>& depths) {
+    std::map<std::pair<std::string, job_state>, int64_t> result;
+    for (auto& d : depths)
+      result[{d.model_key, d.state}] = d.count;
+    return result;
+  };
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 6; ++i)
+    ids.push_back(db->insert(chat_spec(i % 2 == 0 ? "a" : "b"), 1000 + i).id);
+  BOOST_TEST(db->queue_depths().size() == 2u);
+  db->apply({ids[0], job_state::loading, "", true}, 2000);
+  db->apply({ids[0], job_state::working, "", false}, 2001);
+  db->complete({ids[0], "application/json", "{}"}, 2002);
+  db->apply({ids[1], job_state::working, "", true}, 2003);
+  db->apply({ids[1], job_state::queued, "retry", false, 5000}, 2004);
+  db->apply({ids[2], job_state::cancelled, "cancelled", false}, 2005);
+  db->apply({ids[3], job_state::working, "", true}, 2006);
+  BOOST_CHECK_THROW(db->apply({ids[2], job_state::working, "", true}, 2007),
+                    invalid_transition_error);
+  // A batch whose write fails keeps the counts right too.
+  db->begin_batch();
+  db->apply({ids[4], job_state::working, "", true}, 2008);
+  BOOST_CHECK_THROW(db->apply({ids[0], job_state::working, "", true}, 2009),
+                    invalid_transition_error);
+  db->commit_batch();
+  auto kept = depth_map(db->queue_depths());
+  db.reset();
+  job_store reopened{db_path};
+  BOOST_TEST((kept == depth_map(reopened.queue_depths())));
+  BOOST_TEST((kept[{"b:latest", job_state::working}] == 1));
+  BOOST_TEST((kept[{"a:latest", job_state::working}] == 1));
+  BOOST_TEST((kept[{"b:latest", job_state::queued}] == 2));
+}
+
 BOOST_AUTO_TEST_CASE(the_loaded_queue_picks_as_the_policy_says) {
   auto a1 = db->insert(chat_spec("a"), 1000).id;
   auto b1 = db->insert(chat_spec("b"), 1001).id;
