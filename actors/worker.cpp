@@ -126,6 +126,13 @@ struct worker_state {
   /// resident model serves that group without a reload.
   std::map<std::string, std::string> loaded_groups;
   std::map<std::string, model_timings> timings;
+  /// The chat model the worker ran last and left loaded; "" = none.
+  std::string last_chat_model;
+  /// The target has evicted a model to make room for a load: it holds no
+  /// more than it holds now (learned in unload_on_switch::automatic).
+  bool target_full = false;
+  /// The models resident when the running job was picked.
+  std::vector<std::string> residents_at_pick;
 
   int64_t wall_ms() const {
     return config.clock->wall_ms();
@@ -496,7 +503,76 @@ void note_residency(worker_pointer self, const job& j) {
   } else {
     self->state.loaded_groups[key] = j.group_key;
     self->send(self->state.inventory, loaded_atom_v, key);
+    if (j.kind != job_kind::embed)
+      self->state.last_chat_model = key;
   }
+}
+
+/// Learns whether the load that just finished made the target evict a
+/// model (a resident before it is gone now): then the target is full, and
+/// from now on the worker unloads the outgoing model itself before a switch.
+void learn_whether_target_is_full(worker_pointer self, const std::string& loaded) {
+  auto& st = self->state;
+  if (st.config.unload_mode != unload_on_switch::automatic || st.target_full)
+    return;
+  auto before = st.residents_at_pick;
+  self->request(st.target, caf::infinite, ps_atom_v)
+    .then(
+      [=](const std::vector<resident_model>& now) {
+        for (auto& model : before) {
+          auto still_there = std::any_of(now.begin(), now.end(),
+                                         [&](const resident_model& x) {
+                                           return x.model_key == model;
+                                         });
+          if (model == loaded || still_there || self->state.target_full)
+            continue;
+          self->state.target_full = true;
+          self->state.config.log.info(
+            "worker", "the target evicted a model to load another; from now on the "
+                      "outgoing model is unloaded before each switch",
+            {{"model", loaded}, {"evicted", model}});
+        }
+      },
+      [](const caf::error&) {
+        // Unknown this time; the next load asks again.
+      });
+}
+
+/// The chat model to unload before `incoming` loads, so that the target
+/// needs to evict nothing: the one run last, when it is still loaded, is
+/// another model, and the mode says so.
+std::optional<std::string> outgoing_model(worker_pointer self, const job& incoming) {
+  auto& st = self->state;
+  auto mode = st.config.unload_mode;
+  if (mode == unload_on_switch::never
+      || (mode == unload_on_switch::automatic && !st.target_full)
+      || incoming.kind == job_kind::embed || st.last_chat_model.empty()
+      || st.last_chat_model == model_key(incoming.model)
+      || st.loaded_groups.count(st.last_chat_model) == 0)
+    return std::nullopt;
+  return st.last_chat_model;
+}
+
+/// Unloads `model` from the target (keep_alive 0), then goes on with
+/// `next` whether or not the target complied.
+template <class Next>
+void unload_then(worker_pointer self, const std::string& model, Next next) {
+  auto& st = self->state;
+  st.config.log.info("worker", "unloading the outgoing model before a switch",
+                     {{"model", model}});
+  target_request unload{0, target_purpose::load, job_kind::generate,
+                        "{\"model\":" + net::json_quote(model) + "}", "0"};
+  self->request(st.target, caf::infinite, call_atom_v, std::move(unload), chunk_sink_actor{})
+    .then([=](const target_reply& reply) {
+      auto& st = self->state;
+      if (reply.failure != target_failure::none)
+        st.config.log.warning("worker", "the target did not unload the outgoing model",
+                              {{"model", model}, {"error", reply.body}});
+      st.loaded_groups.erase(model);
+      st.last_chat_model.clear();
+      self->send(st.inventory, unloaded_atom_v, model);
+      next();
+    });
 }
 
 /// Folds the duration of the call just finished into the model's averages.
@@ -617,6 +693,7 @@ void load(worker_pointer self) {
       announce(self);
       self->state.loaded_groups[model] = running.record.group_key;
       self->send(self->state.inventory, loaded_atom_v, model);
+      learn_whether_target_is_full(self, model);
       running.record.state = job_state::working;
       record_step(self, job_transition{running.id, job_state::working, "", false});
       run(self);
@@ -648,9 +725,10 @@ void start(worker_pointer self, job record, bool model_resident) {
   note_start(self, record);
   record_step(self, job_transition{record.id, record.state, "", true});
   if (runs_at_once)
-    run(self);
-  else
-    load(self);
+    return run(self);
+  if (auto outgoing = outgoing_model(self, record))
+    return unload_then(self, *outgoing, [=] { load(self); });
+  load(self);
 }
 
 /// Takes the execution slot for the chosen job; a job not stored for a
@@ -718,6 +796,7 @@ void pick_next(worker_pointer self) {
           return;
         }
         st.queue.remove(choice->id);
+        st.residents_at_pick = models;
         auto resident = std::find(groups.begin(), groups.end(), choice->group_key)
                         != groups.end();
         begin(self, *choice, resident);

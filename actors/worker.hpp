@@ -22,6 +22,7 @@ struct worker_config {
   /// attempt; 0 = no limit.
   int64_t job_timeout_ms = 0;
   scheduling_rules rules;
+  unload_on_switch unload_mode = unload_on_switch::automatic;
   /// Stamps job starts and times calls; backoffs run on its monotonic time.
   std::shared_ptr<const time_source> clock = system_clock();
   logger log;

@@ -116,6 +116,7 @@ service::service(caf::actor_system& sys, const settings& config)
   wcfg.default_max_attempts = config.max_attempts;
   wcfg.rules.max_wait_ms = config.max_wait_ms;
   wcfg.rules.drain_by_model = config.drain_by_model;
+  wcfg.unload_mode = config.unload_mode;
   wcfg.job_timeout_ms = config.job_timeout_ms;
   wcfg.retry_backoff_ms = config.retry_backoff_ms;
   wcfg.log = target_log;

@@ -12,6 +12,16 @@
 
 namespace foreman {
 
+/// When the worker unloads the chat model it ran last before loading
+/// another group, so the target never has to pick a model to evict (and
+/// never picks the pinned embedder).
+enum class unload_on_switch : uint8_t {
+  /// Once the target has been seen evicting a model to make room.
+  automatic,
+  always,
+  never,
+};
+
 struct scheduling_rules {
   /// A job that has waited this long goes next whatever its model; 0 = no
   /// bound.

@@ -150,6 +150,20 @@ const std::vector<option>& options() {
        s.drain_by_model = v == "drain-by-model";
        return std::nullopt;
      }},
+    {"unload-on-switch", "FOREMAN_UNLOAD_ON_SWITCH", "auto",
+     "before loading another model, unload the chat model run last: auto (once "
+     "the target has evicted a model to make room), always, or never",
+     [](settings& s, const std::string& v) -> std::optional<std::string> {
+       if (v == "auto")
+         s.unload_mode = unload_on_switch::automatic;
+       else if (v == "always")
+         s.unload_mode = unload_on_switch::always;
+       else if (v == "never")
+         s.unload_mode = unload_on_switch::never;
+       else
+         return "expected auto, always or never";
+       return std::nullopt;
+     }},
     {"max-waiting", "FOREMAN_MAX_WAITING", "10000",
      "synchronous callers that may wait for their jobs at once; more get 503",
      [](settings& s, const std::string& v) -> std::optional<std::string> {

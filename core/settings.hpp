@@ -14,6 +14,7 @@
 #include "core/api_keys.hpp"
 #include "core/keep_alive.hpp"
 #include "core/log.hpp"
+#include "core/scheduling_policy.hpp"
 #include "core/url.hpp"
 
 namespace foreman {
@@ -33,6 +34,7 @@ struct settings {
   int64_t max_wait_ms = 5 * 60 * 1000;
   /// false = plain FIFO within a priority (for comparison runs).
   bool drain_by_model = true;
+  unload_on_switch unload_mode = unload_on_switch::automatic;
   /// A call to the target taking longer is aborted (a failed attempt).
   int64_t job_timeout_ms = 10 * 60 * 1000;
   /// The first retry after a connection error waits up to this long.

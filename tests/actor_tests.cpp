@@ -353,6 +353,79 @@ BOOST_FIXTURE_TEST_CASE(a_cancel_arriving_while_a_retry_is_recorded_ends_the_job
   BOOST_TEST(stored_job(1).state == job_state::cancelled);
 }
 
+
+namespace {
+
+/// Runs one job of `model` through its load and run, answered by the target.
+void run_job_of(worker_fixture& f, const std::string& model) {
+  auto outcome = f.submit(chat_spec(model));
+  f.reply(answered(model)); // the load
+  f.reply(answered(model)); // the run
+  BOOST_REQUIRE(outcome->value);
+}
+
+/// The model and keep_alive of each unload call (a load with keep_alive 0).
+std::vector<std::string> unloads(const target_calls& log) {
+  std::vector<std::string> result;
+  for (auto& call : log.calls)
+    if (call.keep_alive_json == "0")
+      result.push_back(parse_object(call.payload)->getValue<std::string>("model"));
+  return result;
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_CASE(always_unloads_the_outgoing_model_before_a_switch, worker_fixture) {
+  config.unload_mode = unload_on_switch::always;
+  start_worker();
+  run_job_of(*this, "a");
+  auto outcome = submit(chat_spec("b"));
+  // a, the chat model run last, goes first; then b loads and runs.
+  BOOST_TEST(unloads(*target_log) == std::vector<std::string>{"a:latest"});
+  reply(answered("a"));
+  BOOST_TEST((calls().back() == std::pair<int64_t, target_purpose>{2, load}));
+  reply(answered("b"));
+  reply(answered("b"));
+  BOOST_REQUIRE(outcome->value);
+  BOOST_TEST(outcome->value->http_status == 200);
+  BOOST_TEST(inventory_log->residents == std::vector<std::string>{"b:latest"});
+}
+
+BOOST_FIXTURE_TEST_CASE(auto_unloads_once_the_target_was_seen_evicting, worker_fixture) {
+  start_worker();
+  run_job_of(*this, "a");
+  // The target has no room for two chat models: loading b evicts a.
+  target_log->residents = {"b:latest"};
+  run_job_of(*this, "b");
+  BOOST_TEST(unloads(*target_log).empty());
+  auto outcome = submit(chat_spec("c"));
+  BOOST_TEST(unloads(*target_log) == std::vector<std::string>{"b:latest"});
+  reply(answered("b")); // the unload
+  reply(answered("c"));
+  reply(answered("c"));
+  BOOST_REQUIRE(outcome->value);
+}
+
+BOOST_FIXTURE_TEST_CASE(auto_leaves_models_alone_while_the_target_has_room, worker_fixture) {
+  start_worker();
+  run_job_of(*this, "a");
+  target_log->residents = {"a:latest", "b:latest"};
+  run_job_of(*this, "b");
+  target_log->residents = {"a:latest", "b:latest", "c:latest"};
+  run_job_of(*this, "c");
+  BOOST_TEST(unloads(*target_log).empty());
+}
+
+BOOST_FIXTURE_TEST_CASE(never_unloads_even_when_the_target_evicts, worker_fixture) {
+  config.unload_mode = unload_on_switch::never;
+  start_worker();
+  run_job_of(*this, "a");
+  target_log->residents = {"b:latest"};
+  run_job_of(*this, "b");
+  run_job_of(*this, "c");
+  BOOST_TEST(unloads(*target_log).empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 // -- inventory ----------------------------------------------------------------
