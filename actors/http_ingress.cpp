@@ -332,7 +332,6 @@ private:
       }
     }
     spec.client = who.client;
-    spec.load_options = net::load_options_of(spec.payload);
     return true;
   }
 

@@ -462,6 +462,25 @@ job_kind kind_of(native_endpoint endpoint) {
 
 /// `obj` as text with its keep_alive set to `keep_alive_json`, spliced in as
 /// text so a number stays a number and a duration a string.
+/// `object`, the text of a JSON object, with `members` ("\"name\":value,...")
+/// added at its end. A name it had already then appears twice, and JSON
+/// decoders, Ollama's Go decoder among them, keep the last: the added one.
+std::string with_members_appended(std::string_view object, std::string_view members) {
+  auto close = object.find_last_of('}');
+  auto open = object.find('{');
+  if (close == std::string_view::npos || open == std::string_view::npos || open > close)
+    return std::string{object};
+  auto has_members = object.find_first_not_of(" \t\r\n", open + 1) != close;
+  std::string out;
+  out.reserve(close + members.size() + 2);
+  out.append(object.substr(0, close));
+  if (has_members)
+    out += ',';
+  out.append(members);
+  out += '}';
+  return out;
+}
+
 std::string stringify_with_keep_alive(object_ptr obj,
                                       const std::string& keep_alive_json) {
   obj->remove("keep_alive");
@@ -471,6 +490,23 @@ std::string stringify_with_keep_alive(object_ptr obj,
     text += ",";
   text += "\"keep_alive\":" + keep_alive_json + "}";
   return text;
+}
+
+/// The request's load-relevant options in canonical form (see
+/// parse_native_request).
+std::string load_options_of(const object_ptr& obj) {
+  if (!obj->isObject("options"))
+    return {};
+  auto options = obj->getObject("options");
+  std::string out;
+  for (auto& option : known_options) {
+    if (!option.reloads || !options->has(option.name) || options->isNull(option.name))
+      continue;
+    if (!out.empty())
+      out += ",";
+    out += std::string{option.name} + "=" + options->get(option.name).toString();
+  }
+  return out;
 }
 
 /// The legacy /api/embeddings body as an /api/embed body.
@@ -495,6 +531,11 @@ parse_native_request(native_endpoint endpoint, std::string_view body) {
   auto obj = parse_object(body, &why);
   if (!obj)
     return request_problem{400, why};
+  return check_native_request(endpoint, obj, std::string{body});
+}
+
+std::variant<inference_call, request_problem>
+check_native_request(native_endpoint endpoint, const object_ptr& obj, std::string body) {
   // In Ollama's order: decoding, the model, then what it checks later.
   auto model_value = obj->get("model");
   if (type_of(model_value) != json_type::null
@@ -521,8 +562,9 @@ parse_native_request(native_endpoint endpoint, std::string_view body) {
   inference_call call;
   call.spec.kind = kind_of(endpoint);
   call.spec.model = model;
+  call.spec.load_options = load_options_of(obj);
   call.spec.payload = endpoint == native_endpoint::embeddings ? as_embed_payload(obj)
-                                                              : std::string{body};
+                                                              : std::move(body);
   auto streams
     = endpoint == native_endpoint::chat || endpoint == native_endpoint::generate;
   call.stream = streams
@@ -531,25 +573,8 @@ parse_native_request(native_endpoint endpoint, std::string_view body) {
   return call;
 }
 
-std::string load_options_of(std::string_view payload) {
-  auto obj = parse_object(payload);
-  if (!obj || !obj->isObject("options"))
-    return {};
-  auto options = obj->getObject("options");
-  std::string out;
-  for (auto& option : known_options) {
-    if (!option.reloads || !options->has(option.name) || options->isNull(option.name))
-      continue;
-    if (!out.empty())
-      out += ",";
-    out += std::string{option.name} + "=" + options->get(option.name).toString();
-  }
-  return out;
-}
-
 std::string with_keep_alive(std::string_view body, const std::string& keep_alive_json) {
-  auto obj = parse_object(body);
-  return obj ? stringify_with_keep_alive(obj, keep_alive_json) : std::string{body};
+  return with_members_appended(body, "\"keep_alive\":" + keep_alive_json);
 }
 
 std::string legacy_embedding_reply(std::string_view embed_reply) {
@@ -605,22 +630,24 @@ std::string target_path(job_kind kind) {
 }
 
 std::string target_body(const target_request& request) {
+  // Runs stream, so chunks reach streaming callers as they are made. A run
+  // sends the stored payload as it is, never parsed again: foreman's fields
+  // go last, where they win over the caller's.
+  if (request.purpose == target_purpose::run)
+    return with_members_appended(request.payload,
+                                 (request.kind == job_kind::embed ? "" : "\"stream\":true,")
+                                   + std::string{"\"keep_alive\":"}
+                                   + request.keep_alive_json);
+  // Ollama's load trick: no messages / prompt / input loads the model.
   auto payload = parse_object(request.payload);
-  Poco::JSON::Object::Ptr out;
-  if (request.purpose == target_purpose::run && payload) {
-    out = payload;
-  } else {
-    // Ollama's load trick: no messages / prompt / input loads the model.
-    out = new Poco::JSON::Object;
-    out->set("model", payload ? payload->get("model") : Poco::Dynamic::Var{});
-    if (payload && payload->has("options"))
-      out->set("options", payload->get("options"));
-    if (request.kind == job_kind::chat)
-      out->set("messages", Poco::JSON::Array::Ptr{new Poco::JSON::Array});
-  }
-  // Runs stream, so chunks reach streaming callers as they are made.
+  Poco::JSON::Object::Ptr out = new Poco::JSON::Object;
+  out->set("model", payload ? payload->get("model") : Poco::Dynamic::Var{});
+  if (payload && payload->has("options"))
+    out->set("options", payload->get("options"));
+  if (request.kind == job_kind::chat)
+    out->set("messages", Poco::JSON::Array::Ptr{new Poco::JSON::Array});
   if (request.kind != job_kind::embed)
-    out->set("stream", request.purpose == target_purpose::run);
+    out->set("stream", false);
   return stringify_with_keep_alive(out, request.keep_alive_json);
 }
 

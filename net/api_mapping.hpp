@@ -9,6 +9,8 @@
 #include <variant>
 #include <vector>
 
+#include <Poco/JSON/Object.h>
+
 #include "messages/job.hpp"
 #include "messages/target.hpp"
 
@@ -33,16 +35,18 @@ enum class native_endpoint { chat, generate, embed, embeddings };
 /// Validates a POST /api/chat, /api/generate, /api/embed or /api/embeddings
 /// body (ollama-api.md §6-§8) with Ollama's status codes and texts. Nothing
 /// invalid becomes a job. A legacy /api/embeddings body becomes an /api/embed
-/// payload.
+/// payload. The spec carries the payload's load-relevant options
+/// (ollama-api.md §5) in canonical form, e.g. "num_ctx=8192,num_gpu=1":
+/// jobs whose forms differ need the model reloaded between them.
 std::variant<inference_call, request_problem>
 parse_native_request(native_endpoint endpoint, std::string_view body);
 
-/// The payload's load-relevant options (ollama-api.md §5) in canonical form,
-/// e.g. "num_ctx=8192,num_gpu=1"; "" when it has none. Jobs whose forms
-/// differ need the model reloaded between them.
-std::string load_options_of(std::string_view payload);
+/// The same for a body parsed already into `obj`, whose text is `body`.
+std::variant<inference_call, request_problem>
+check_native_request(native_endpoint endpoint, const Poco::JSON::Object::Ptr& obj,
+                     std::string body);
 
-/// `body` (a JSON object) with its keep_alive replaced by `keep_alive_json`.
+/// `body` (a JSON object) with foreman's keep_alive.
 std::string with_keep_alive(std::string_view body, const std::string& keep_alive_json);
 
 /// An /api/embed reply in the legacy /api/embeddings shape: {"embedding":[...]}.

@@ -112,10 +112,12 @@ parse_job_submission(std::string_view body, const webhook_policy& policy) {
   } else {
     payload->set("model", spec.model);
   }
-  auto checked = parse_native_request(endpoint_of(spec.kind), to_json(payload));
+  auto checked = check_native_request(endpoint_of(spec.kind), payload, to_json(payload));
   if (auto problem = std::get_if<request_problem>(&checked))
     return bad("payload: " + problem->message);
-  spec.payload = std::get<inference_call>(checked).spec.payload;
+  auto& call = std::get<inference_call>(checked);
+  spec.payload = std::move(call.spec.payload);
+  spec.load_options = std::move(call.spec.load_options);
   // -- optional fields --------------------------------------------------------
   if (present("priority")) {
     auto n = integer_field(obj, "priority", -1000000, 1000000);

@@ -11,6 +11,7 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
+#include "net/api_mapping.hpp"
 #include "net/openai_mapping.hpp"
 
 using namespace foreman;
@@ -992,6 +993,52 @@ BOOST_AUTO_TEST_CASE(ids_look_like_ollamas) {
   BOOST_TEST(chat_id(1000) == "chatcmpl-1");
   BOOST_TEST(completion_id(88) == "cmpl-88");
   BOOST_TEST(completion_id(999 * 7 + 5) == "cmpl-5");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(native_target_bodies)
+
+using foreman::net::target_body;
+
+Poco::JSON::Object::Ptr parsed(const std::string& text) {
+  return Poco::JSON::Parser{}.parse(text).extract<Poco::JSON::Object::Ptr>();
+}
+
+BOOST_AUTO_TEST_CASE(a_run_sends_the_payload_with_foremans_fields_winning) {
+  foreman::target_request run{7, foreman::target_purpose::run, foreman::job_kind::chat,
+                              R"({"model":"m","messages":[],"stream":false,"keep_alive":"5m"} )",
+                              "-1"};
+  auto body = parsed(target_body(run));
+  BOOST_TEST(body->getValue<bool>("stream"));
+  BOOST_TEST(body->getValue<int>("keep_alive") == -1);
+  BOOST_TEST(body->getValue<std::string>("model") == "m");
+  run.payload = "{ }";
+  BOOST_TEST(target_body(run) == R"({ "stream":true,"keep_alive":-1})");
+  run.kind = foreman::job_kind::embed;
+  run.payload = R"({"model":"e","input":"x"})";
+  BOOST_TEST(target_body(run) == R"({"model":"e","input":"x","keep_alive":-1})");
+}
+
+BOOST_AUTO_TEST_CASE(a_load_sends_only_the_model_and_its_options) {
+  foreman::target_request load{7, foreman::target_purpose::load, foreman::job_kind::chat,
+                               R"({"model":"m","messages":[{"role":"user","content":"hi"}],)"
+                               R"("options":{"num_ctx":8192}})",
+                               "0"};
+  auto body = parsed(target_body(load));
+  BOOST_TEST(body->getArray("messages")->size() == 0u);
+  BOOST_TEST(body->getObject("options")->getValue<int>("num_ctx") == 8192);
+  BOOST_TEST(!body->getValue<bool>("stream"));
+  BOOST_TEST(body->getValue<int>("keep_alive") == 0);
+}
+
+BOOST_AUTO_TEST_CASE(the_request_check_reads_the_load_options_once) {
+  auto checked = foreman::net::parse_native_request(
+    foreman::net::native_endpoint::chat,
+    R"({"model":"m","messages":[],"options":{"temperature":0.2,"num_ctx":8192,"num_gpu":1}})");
+  auto* call = std::get_if<foreman::net::inference_call>(&checked);
+  BOOST_REQUIRE(call);
+  BOOST_TEST(call->spec.load_options == "num_ctx=8192,num_gpu=1");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
