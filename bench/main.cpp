@@ -17,10 +17,9 @@
 // foreman processes (temporary database, ephemeral ports) and stops them.
 
 #include "chat_calls.hpp"
-#include "child_process.hpp"
 #include "concurrent_callers.hpp"
 #include "foreman_waiting_args.hpp"
-#include "http_client.hpp"
+#include "harness.hpp"
 #include "process_readings.hpp"
 
 #include <Poco/JSON/Array.h>
@@ -59,30 +58,7 @@
 namespace foreman_bench {
 namespace {
 
-using steady = std::chrono::steady_clock;
-using std::chrono::milliseconds;
-using std::chrono::seconds;
-
-double ms_between(steady::time_point from, steady::time_point to) {
-  return std::chrono::duration<double, std::milli>(to - from).count();
-}
-
 // -- command line ------------------------------------------------------------
-
-struct options {
-  std::string foreman = FOREMAN_BIN;
-  std::string fake = FOREMAN_FAKE_TARGET_BIN;
-  int warmup = 20;                // sequential requests not measured
-  int sequential = 300;           // measured sequential requests per path
-  int clients = 64;               // concurrent clients
-  int concurrent_seconds = 5;       // send for this long per path
-  int concurrent_requests = 200000; // but no more requests than this per path
-  int swap_per_model = 60;        // requests per chat model in the swap burst
-  int swap_stagger_us = 1000;     // submit i goes out i * this after the first
-  int swap_timeout_seconds = 150; // per swap request
-  int waiting_callers = 10000;    // synchronous callers held waiting at once
-  std::string only;               // one part ("overhead", "swap", "waiting"); empty: all
-};
 
 const char* const usage = R"(usage: foreman-bench [options]
 
@@ -126,6 +102,8 @@ int parse_count(const std::string& option, const std::string& text, int minimum,
 
 std::optional<options> parse_options(int argc, char** argv) {
   options o;
+  o.foreman = FOREMAN_BIN;
+  o.fake = FOREMAN_FAKE_TARGET_BIN;
   for (int i = 1; i < argc; ++i) {
     std::string name = argv[i];
     if (name == "--help" || name == "-h") {
@@ -168,172 +146,6 @@ std::optional<options> parse_options(int argc, char** argv) {
                                   + value + "')");
   }
   return o;
-}
-
-// -- failures ------------------------------------------------------------------
-
-/// Every failed request, by phase; the first few described.
-class failure_log {
-public:
-  void add(const std::string& phase, const http_result& got) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (++counts_[phase] <= 3) { // the first three of each phase
-      auto text = got.status == 0 ? "no answer: " + got.body
-                                  : "HTTP " + std::to_string(got.status) + ": "
-                                      + got.body.substr(0, 200);
-      examples_.push_back(phase + ": " + text);
-    }
-  }
-  int count(const std::string& phase) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto it = counts_.find(phase);
-    return it == counts_.end() ? 0 : it->second;
-  }
-  int total() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    int sum = 0;
-    for (auto& [phase, n] : counts_)
-      sum += n;
-    return sum;
-  }
-  void print(std::ostream& out) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    for (auto& [phase, n] : counts_)
-      out << "  failed requests in " << phase << ": " << n << "\n";
-    for (auto& text : examples_)
-      out << "    e.g. " << text << "\n";
-  }
-
-private:
-  std::mutex mutex_;
-  std::map<std::string, int> counts_;
-  std::vector<std::string> examples_;
-};
-
-failure_log failures;
-
-bool chat_ok(const http_result& got) {
-  return got.status == 200 && is_chat_answer(got.body);
-}
-
-// -- statistics ----------------------------------------------------------------
-
-/// Nearest-rank percentile of unsorted samples; NaN when there are none.
-double percentile(std::vector<double> samples, double p) {
-  if (samples.empty())
-    return std::nan("");
-  std::sort(samples.begin(), samples.end());
-  auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * samples.size()));
-  rank = std::clamp<std::size_t>(rank, 1, samples.size());
-  return samples[rank - 1];
-}
-
-double ratio(double numerator, double denominator) {
-  return denominator > 0 ? numerator / denominator : std::nan("");
-}
-
-std::string fixed(double value, int decimals) {
-  if (std::isnan(value))
-    return "n/a";
-  std::ostringstream out;
-  out << std::fixed << std::setprecision(decimals) << value;
-  return out.str();
-}
-
-/// `RESULT name=value` lines, printed together at the end.
-std::vector<std::pair<std::string, std::string>> results;
-
-void result(const std::string& name, double value, int decimals) {
-  results.emplace_back(name, fixed(value, decimals));
-}
-
-// -- processes -----------------------------------------------------------------
-
-class temp_dir {
-public:
-  temp_dir() {
-    std::string pattern = (std::filesystem::temp_directory_path()
-                           / "foreman-bench-XXXXXX").string();
-    if (!mkdtemp(pattern.data()))
-      throw std::runtime_error("cannot create a temporary directory");
-    path_ = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string file(const std::string& name) const {
-    return (path_ / name).string();
-  }
-
-private:
-  std::filesystem::path path_;
-};
-
-struct server {
-  std::unique_ptr<child_process> process;
-  int port = 0;
-};
-
-server start(const std::string& label, const std::string& program,
-             const std::vector<std::string>& args) {
-  server s;
-  s.process = std::make_unique<child_process>(label, program, args);
-  const auto line = s.process->wait_for_line("listening on ", seconds{20});
-  s.port = line ? port_from_listening_line(*line) : 0;
-  if (s.port == 0)
-    throw std::runtime_error(label + " (" + program + ") did not report its port:\n"
-                             + s.process->tail());
-  return s;
-}
-
-server start_fake(const options& o, const std::string& label,
-                  const std::vector<std::string>& args) {
-  std::vector<std::string> all{"--listen", "127.0.0.1:0"};
-  all.insert(all.end(), args.begin(), args.end());
-  return start(label, o.fake, all);
-}
-
-server start_foreman(const options& o, const std::string& label, int target_port,
-                     const std::string& db, const std::vector<std::string>& args) {
-  std::vector<std::string> all{"--listen", "127.0.0.1:0", "--ollama-url",
-                               "http://127.0.0.1:" + std::to_string(target_port),
-                               "--db", db, "--log-level", "warning"};
-  all.insert(all.end(), args.begin(), args.end());
-  return start(label, o.foreman, all);
-}
-
-Poco::JSON::Object::Ptr get_json(int port, const std::string& path) {
-  http_client client(port, seconds{10});
-  const auto got = client.request("GET", path);
-  if (got.status != 200)
-    throw std::runtime_error("GET " + path + " answered " + std::to_string(got.status)
-                             + ": " + got.body);
-  Poco::JSON::Parser parser;
-  return parser.parse(got.body).extract<Poco::JSON::Object::Ptr>();
-}
-
-void post_or_throw(int port, const std::string& path, const std::string& body) {
-  http_client client(port, seconds{10});
-  const auto got = client.request("POST", path, body);
-  if (got.status / 100 != 2)
-    throw std::runtime_error("POST " + path + " answered " + std::to_string(got.status)
-                             + ": " + got.body);
-}
-
-/// Waits (bounded) until the fake target lists a resident model whose name
-/// starts with `model`.
-bool wait_resident(int fake_port, const std::string& model, milliseconds timeout) {
-  const auto deadline = steady::now() + timeout;
-  while (steady::now() < deadline) {
-    const auto counters = get_json(fake_port, "/_fake/counters");
-    if (auto resident = counters->getArray("resident"))
-      for (std::size_t i = 0; i < resident->size(); ++i)
-        if (resident->getElement<std::string>(static_cast<unsigned>(i)).rfind(model, 0) == 0)
-          return true;
-    std::this_thread::sleep_for(milliseconds{50});
-  }
-  return false;
 }
 
 // -- part 1: queue overhead ------------------------------------------------------
@@ -750,33 +562,8 @@ constexpr double idle_rss_target_mb = 20;
 constexpr double waiting_rss_target_mb = 300;
 constexpr std::size_t waiting_threads_target = 64;
 
-double megabytes(std::size_t kib) {
-  return static_cast<double>(kib) / 1024.0;
-}
-
 std::string waiting_message(std::size_t caller) {
   return "waiting caller " + std::to_string(caller);
-}
-
-/// GET /status queue.total: foreman's jobs queued, loading or working.
-std::size_t jobs_in_queue(int foreman_port) {
-  return get_json(foreman_port, "/status")->getObject("queue")->getValue<std::size_t>("total");
-}
-
-std::size_t held_generations(int fake_port) {
-  return get_json(fake_port, "/_fake/counters")->getValue<std::size_t>("held");
-}
-
-/// Waits (bounded) until foreman has read the target's models once: its
-/// start-up is over.
-void wait_inventory_read(int fake_port, milliseconds timeout) {
-  const auto deadline = steady::now() + timeout;
-  while (steady::now() < deadline) {
-    const auto by_path = get_json(fake_port, "/_fake/counters")->getObject("requests_by_path");
-    if (by_path && by_path->has("/api/ps"))
-      return;
-    std::this_thread::sleep_for(milliseconds{20});
-  }
 }
 
 void run_waiting(const options& o, const temp_dir& dir) {
@@ -922,7 +709,7 @@ int run(const options& o) {
   std::cout << "benchmark time: " << fixed(ms_between(began, steady::now()) / 1000, 1)
             << " s\n\n";
   result("failed_requests", failed, 0);
-  for (auto& [name, value] : results)
+  for (auto& [name, value] : recorded_results())
     std::cout << "RESULT " << name << "=" << value << "\n";
   std::cout << std::flush;
   return failed == 0 ? 0 : 1;
