@@ -20,7 +20,9 @@
 #include "concurrent_callers.hpp"
 #include "foreman_waiting_args.hpp"
 #include "harness.hpp"
+#include "keep_alive_clients.hpp"
 #include "process_readings.hpp"
+#include "reverse_proxy.hpp"
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
@@ -193,67 +195,40 @@ struct throughput {
   }
 };
 
-/// `clients` threads, each with its own kept-alive connection (opened by one
-/// unmeasured request), send requests back to back for `limit` (or until
-/// `total` have been sent). Time runs from the common start to the last
-/// answer, so requests still in flight at the limit count, and their time
-/// too.
+/// `clients` keep-alive connections (foreman_loadgen::keep_alive_clients,
+/// one thread for all) send chats back to back for `limit` (or until `total`
+/// have been sent). Time runs from the common start to the last answer, so
+/// requests still in flight at the limit count, and their time too.
 throughput concurrent_throughput(int port, int clients, int total, seconds limit,
                                  const std::string& phase) {
-  const auto body = chat_body(overhead_model, "hi");
-  std::mutex mutex;
-  std::condition_variable cv;
-  int ready = 0;
-  bool go = false;
-  std::atomic<int> next{0};
-  std::atomic<int> completed{0};
-  std::atomic<int> failed{0};
-  std::atomic<bool> hit_cap{false};
-  steady::time_point start;
-
-  std::vector<std::thread> threads;
-  for (int c = 0; c < clients; ++c)
-    threads.emplace_back([&] {
-      http_client client(port, seconds{60});
-      const auto first = client.request("POST", "/api/chat", body); // connects
-      if (!chat_ok(first))
-        failures.add(phase + " (connection warm-up)", first);
-      std::unique_lock<std::mutex> lock(mutex);
-      ++ready;
-      cv.notify_all();
-      cv.wait(lock, [&] { return go; });
-      const auto deadline = start + limit;
-      lock.unlock();
-      while (steady::now() < deadline) {
-        if (next.fetch_add(1) >= total) {
-          hit_cap = true;
-          break;
-        }
-        const auto got = client.request("POST", "/api/chat", body);
-        if (chat_ok(got)) {
-          ++completed;
-        } else {
-          ++failed;
-          failures.add(phase, got);
-        }
-      }
-    });
-  {
-    std::unique_lock<std::mutex> lock(mutex);
-    // Bounded: a warm-up request times out after 60 s at the latest.
-    cv.wait(lock, [&] { return ready == clients; });
-    start = steady::now();
-    go = true;
-  }
-  cv.notify_all();
-  for (auto& t : threads)
-    t.join();
-  throughput result;
-  result.seconds = ms_between(start, steady::now()) / 1000.0;
-  result.completed = completed;
-  result.failed = failed;
-  result.hit_cap = hit_cap;
-  return result;
+  foreman_loadgen::keep_alive_load load;
+  load.port = static_cast<uint16_t>(port);
+  load.connections = static_cast<std::size_t>(clients);
+  load.request = {"POST", "/api/chat", chat_body(overhead_model, "hi")};
+  load.duration = limit;
+  load.max_requests = static_cast<std::size_t>(total);
+  throughput measured;
+  // A substring test, not a JSON parser: the loop's one thread reads tens
+  // of thousands of answers a second and must not be what limits them.
+  foreman_loadgen::keep_alive_clients senders(load, [&](int status, const std::string& body) {
+    if (status == 200 && body.find("\"done\":true") != std::string::npos)
+      ++measured.completed;
+    else {
+      ++measured.failed;
+      failures.add(phase, http_result{status, body, {}});
+    }
+  });
+  if (!senders.wait_finished(limit + load.answer_timeout + seconds{10}))
+    throw std::runtime_error(phase + ": the clients did not finish");
+  const auto& totals = senders.totals();
+  for (std::size_t i = 0; i < totals.failed; ++i)
+    failures.add(phase, http_result{0, i < totals.errors.size() ? totals.errors[i]
+                                                                : "connection failed",
+                                    {}});
+  measured.failed += static_cast<int>(totals.failed);
+  measured.seconds = ms_between(totals.started, totals.last_answer) / 1000.0;
+  measured.hit_cap = totals.sent >= load.max_requests;
+  return measured;
 }
 
 void run_overhead(const options& o, const temp_dir& dir) {
@@ -265,6 +240,15 @@ void run_overhead(const options& o, const temp_dir& dir) {
   auto foreman = start_foreman(o, "foreman-overhead", fake.port,
                                dir.file("overhead.db"),
                                {"--embed-model", fast_lane_model});
+  // The baseline foreman's queue is held against: a proxy that serializes
+  // the calls to the same target, and does nothing else.
+  const auto haproxy = find_on_path("haproxy");
+  std::optional<server> proxy;
+  if (haproxy.empty())
+    std::cout << "    haproxy is not on PATH: the serializing proxy baseline is skipped "
+                 "(n/a); deploy/install-deps.sh installs it\n" << std::flush;
+  else
+    proxy = start_serializing_proxy(haproxy, dir, fake.port);
   {
     // Load the model once (200 ms), so that neither path pays for it.
     http_client warm(fake.port, seconds{30});
@@ -275,34 +259,52 @@ void run_overhead(const options& o, const temp_dir& dir) {
 
   const auto direct = sequential_latencies(fake.port, o.warmup, o.sequential,
                                            "sequential direct");
+  const auto proxied = proxy ? sequential_latencies(proxy->port, o.warmup, o.sequential,
+                                                    "sequential via haproxy")
+                             : std::vector<double>{};
   const auto queued = sequential_latencies(foreman.port, o.warmup, o.sequential,
                                            "sequential via foreman");
   const double d50 = percentile(direct, 50), d99 = percentile(direct, 99);
+  const double p50 = percentile(proxied, 50), p99 = percentile(proxied, 99);
   const double f50 = percentile(queued, 50), f99 = percentile(queued, 99);
 
+  auto latency_row = [](const char* name, double direct_ms, double proxy_ms,
+                        double foreman_ms) {
+    std::ostringstream out;
+    out << "    " << std::left << std::setw(8) << name << std::right << std::setw(10)
+        << fixed(direct_ms, 3) << std::setw(10) << fixed(proxy_ms, 3) << std::setw(10)
+        << fixed(foreman_ms, 3) << std::setw(12) << fixed(proxy_ms - direct_ms, 3)
+        << std::setw(14) << fixed(foreman_ms - direct_ms, 3) << std::setw(10)
+        << fixed(ratio(foreman_ms, direct_ms), 2) << "\n";
+    return out.str();
+  };
   std::cout << "\n(a) one client, " << o.sequential << " sequential POST /api/chat "
             << "stream:false after " << o.warmup << " warm-up, keep-alive connection\n"
-            << "    latency ms      direct   foreman     added   ratio\n"
-            << "    p50         " << std::setw(10) << fixed(d50, 3) << std::setw(10)
-            << fixed(f50, 3) << std::setw(10) << fixed(f50 - d50, 3) << std::setw(8)
-            << fixed(ratio(f50, d50), 2) << "\n"
-            << "    p99         " << std::setw(10) << fixed(d99, 3) << std::setw(10)
-            << fixed(f99, 3) << std::setw(10) << fixed(f99 - d99, 3) << std::setw(8)
-            << fixed(ratio(f99, d99), 2) << "\n"
-            << "    samples     " << std::setw(10) << direct.size() << std::setw(10)
-            << queued.size() << "\n" << std::flush;
+            << "    latency ms  direct     proxy   foreman  proxy added  foreman added"
+               "  foreman/direct\n"
+            << latency_row("p50", d50, p50, f50) << latency_row("p99", d99, p99, f99)
+            << "    samples " << std::setw(10) << direct.size() << std::setw(10)
+            << proxied.size() << std::setw(10) << queued.size() << "\n" << std::flush;
   result("overhead_direct_p50_ms", d50, 3);
+  result("overhead_proxy_p50_ms", p50, 3);
   result("overhead_foreman_p50_ms", f50, 3);
+  result("overhead_proxy_added_p50_ms", p50 - d50, 3);
   result("overhead_added_p50_ms", f50 - d50, 3);
   result("overhead_p50_ratio", ratio(f50, d50), 2);
   result("overhead_direct_p99_ms", d99, 3);
+  result("overhead_proxy_p99_ms", p99, 3);
   result("overhead_foreman_p99_ms", f99, 3);
+  result("overhead_proxy_added_p99_ms", p99 - d99, 3);
   result("overhead_added_p99_ms", f99 - d99, 3);
   result("overhead_p99_ratio", ratio(f99, d99), 2);
 
   const seconds limit{o.concurrent_seconds};
   const auto direct_t = concurrent_throughput(fake.port, o.clients, o.concurrent_requests,
                                               limit, "concurrent direct");
+  const auto proxy_t = proxy ? concurrent_throughput(proxy->port, o.clients,
+                                                     o.concurrent_requests, limit,
+                                                     "concurrent via haproxy")
+                             : throughput{};
   const auto queued_t = concurrent_throughput(foreman.port, o.clients,
                                               o.concurrent_requests, limit,
                                               "concurrent via foreman");
@@ -317,13 +319,19 @@ void run_overhead(const options& o, const temp_dir& dir) {
   std::cout << "\n(b) " << o.clients << " concurrent clients sending back to back for "
             << o.concurrent_seconds << " s per path, one keep-alive connection each\n"
             << "    path         completed  failed   seconds  requests/s\n"
-            << row("direct", direct_t) << row("foreman", queued_t)
+            << row("direct", direct_t) << (proxy ? row("proxy", proxy_t) : "")
+            << row("foreman", queued_t)
             << "    ratio foreman/direct                        "
-            << fixed(ratio(queued_t.rps(), direct_t.rps()), 3) << "\n" << std::flush;
+            << fixed(ratio(queued_t.rps(), direct_t.rps()), 3) << "\n"
+            << "    ratio foreman/proxy                         "
+            << fixed(ratio(queued_t.rps(), proxy_t.rps()), 3) << "\n" << std::flush;
   result("throughput_direct_rps", direct_t.rps(), 1);
+  result("throughput_proxy_rps", proxy_t.rps(), 1);
   result("throughput_foreman_rps", queued_t.rps(), 1);
   result("throughput_ratio", ratio(queued_t.rps(), direct_t.rps()), 3);
+  result("throughput_foreman_vs_proxy", ratio(queued_t.rps(), proxy_t.rps()), 3);
   result("throughput_direct_completed", direct_t.completed, 0);
+  result("throughput_proxy_completed", proxy ? proxy_t.completed : std::nan(""), 0);
   result("throughput_foreman_completed", queued_t.completed, 0);
 
   // The pinned embedder skips the queue: what foreman adds is its HTTP hop.
