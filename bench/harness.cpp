@@ -57,6 +57,14 @@ bool chat_ok(const http_result& got) {
   return got.status == 200 && is_chat_answer(got.body);
 }
 
+void add_failed_clients(const std::string& phase,
+                        const foreman_loadgen::keep_alive_totals& totals) {
+  for (std::size_t i = 0; i < totals.failed; ++i)
+    failures.add(phase, http_result{0, i < totals.errors.size() ? totals.errors[i]
+                                                                : "connection failed",
+                                    {}});
+}
+
 // -- statistics ----------------------------------------------------------------
 
 double percentile(std::vector<double> samples, double p) {

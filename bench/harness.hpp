@@ -7,6 +7,7 @@
 
 #include "child_process.hpp"
 #include "http_client.hpp"
+#include "keep_alive_clients.hpp"
 
 #include <Poco/JSON/Object.h>
 
@@ -67,6 +68,11 @@ private:
 extern failure_log failures;
 
 bool chat_ok(const http_result& got);
+
+/// Counts each client of a keep-alive run whose connection failed as a
+/// failed request of `phase`.
+void add_failed_clients(const std::string& phase,
+                        const foreman_loadgen::keep_alive_totals& totals);
 
 // -- statistics ----------------------------------------------------------------
 

@@ -21,6 +21,7 @@
 #include "foreman_waiting_args.hpp"
 #include "harness.hpp"
 #include "keep_alive_clients.hpp"
+#include "parts.hpp"
 #include "process_readings.hpp"
 #include "reverse_proxy.hpp"
 
@@ -221,10 +222,7 @@ throughput concurrent_throughput(int port, int clients, int total, seconds limit
   if (!senders.wait_finished(limit + load.answer_timeout + seconds{10}))
     throw std::runtime_error(phase + ": the clients did not finish");
   const auto& totals = senders.totals();
-  for (std::size_t i = 0; i < totals.failed; ++i)
-    failures.add(phase, http_result{0, i < totals.errors.size() ? totals.errors[i]
-                                                                : "connection failed",
-                                    {}});
+  add_failed_clients(phase, totals);
   measured.failed += static_cast<int>(totals.failed);
   measured.seconds = ms_between(totals.started, totals.last_answer) / 1000.0;
   measured.hit_cap = totals.sent >= load.max_requests;
@@ -704,8 +702,10 @@ int run(const options& o) {
   const auto began = steady::now();
   std::cout << "foreman-bench\n  foreman: " << o.foreman << "\n  fake:    " << o.fake
             << "\n" << std::flush;
-  if (o.only.empty() || o.only == "overhead")
+  if (o.only.empty() || o.only == "overhead") {
     run_overhead(o, dir);
+    run_submit_throughput(o, dir);
+  }
   if (o.only.empty() || o.only == "swap")
     run_swap(o, dir);
   if (o.only.empty() || o.only == "waiting")
