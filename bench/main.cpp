@@ -80,7 +80,11 @@ run; see bench/README.md. Exits 1 when any request failed, 2 on a setup error.
   --swap-per-model N          requests per chat model in the swap burst (60)
   --swap-stagger-us N         gap between consecutive swap submits (1000)
   --waiting-callers N         synchronous callers held waiting at once (10000)
-  --only overhead|swap|waiting  run one part only
+  --scale-queued N            queued jobs the scale part fills up to (1000000)
+  --scale-fill-seconds N      but it stops filling after N s (600)
+  --scale-samples N           sequential requests per scale measurement (200)
+  --scale-pick-jobs N         jobs the worker runs to time its pick (500)
+  --only overhead|swap|waiting|scale  run one part only
   --help                      this text
 )";
 
@@ -88,6 +92,10 @@ run; see bench/README.md. Exits 1 when any request failed, 2 on a setup error.
 // loopback's ephemeral ports (about 28,000), and foreman holds as many
 // descriptors.
 constexpr int max_waiting_callers = 20000;
+
+// foreman's --max-queue goes up to 10,000,000; a million jobs take about a
+// gigabyte of disk.
+constexpr int max_scale_queued = 5000000;
 
 int parse_count(const std::string& option, const std::string& text, int minimum,
                 int maximum) {
@@ -142,7 +150,17 @@ std::optional<options> parse_options(int argc, char** argv) {
       o.swap_stagger_us = parse_count(name, value, 0, 100000);
     else if (name == "--waiting-callers")
       o.waiting_callers = parse_count(name, value, 1, max_waiting_callers);
-    else if (name == "--only" && (value == "overhead" || value == "swap" || value == "waiting"))
+    else if (name == "--scale-queued")
+      o.scale_queued = parse_count(name, value, 2000, max_scale_queued);
+    else if (name == "--scale-fill-seconds")
+      o.scale_fill_seconds = parse_count(name, value, 10, 7200);
+    else if (name == "--scale-samples")
+      o.scale_samples = parse_count(name, value, 10, 100000);
+    else if (name == "--scale-pick-jobs")
+      o.scale_pick_jobs = parse_count(name, value, 10, 10000);
+    else if (name == "--only"
+             && (value == "overhead" || value == "swap" || value == "waiting"
+                 || value == "scale"))
       o.only = value;
     else
       throw std::invalid_argument("unknown option '" + name + "' (or bad value '"
@@ -710,6 +728,8 @@ int run(const options& o) {
     run_swap(o, dir);
   if (o.only.empty() || o.only == "waiting")
     run_waiting(o, dir);
+  if (o.only.empty() || o.only == "scale")
+    run_scale(o, dir);
 
   const int failed = failures.total();
   std::cout << "\nfailed requests: " << failed << "\n";
