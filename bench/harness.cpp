@@ -5,11 +5,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <csignal>
 #include <cstdlib>
+#include <iostream>
+#include <set>
 #include <iomanip>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <unistd.h>
 
 namespace foreman_bench {
 
@@ -108,17 +112,53 @@ double megabytes(std::size_t kib) {
 
 // -- processes -----------------------------------------------------------------
 
+namespace {
+
+std::mutex temp_dirs_mutex;
+std::set<std::filesystem::path> temp_dirs; // not yet removed
+
+} // namespace
+
 temp_dir::temp_dir() {
   std::string pattern = (std::filesystem::temp_directory_path()
                          / "foreman-bench-XXXXXX").string();
   if (!mkdtemp(pattern.data()))
     throw std::runtime_error("cannot create a temporary directory");
   path_ = pattern;
+  std::lock_guard<std::mutex> lock(temp_dirs_mutex);
+  temp_dirs.insert(path_);
 }
 
 temp_dir::~temp_dir() {
+  std::lock_guard<std::mutex> lock(temp_dirs_mutex);
   std::error_code ignored;
   std::filesystem::remove_all(path_, ignored);
+  temp_dirs.erase(path_);
+}
+
+void clean_up_on_signals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (const int signal : {SIGINT, SIGTERM, SIGHUP})
+    sigaddset(&signals, signal);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::thread([signals] {
+    int received = 0;
+    sigwait(&signals, &received);
+    std::cerr << "\nforeman-bench: " << strsignal(received)
+              << "; stopping the children and removing the temporary files" << std::endl;
+    // The children first: a foreman still running would write into what is
+    // being removed.
+    kill_running_children();
+    {
+      std::lock_guard<std::mutex> lock(temp_dirs_mutex);
+      for (const auto& path : temp_dirs) {
+        std::error_code ignored;
+        std::filesystem::remove_all(path, ignored);
+      }
+    }
+    _exit(130);
+  }).detach();
 }
 
 std::string temp_dir::file(const std::string& name) const {

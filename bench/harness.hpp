@@ -96,7 +96,8 @@ double megabytes(std::size_t kib);
 // -- processes -----------------------------------------------------------------
 
 /// A fresh directory under the system's temporary directory, removed with
-/// everything in it when the object goes.
+/// everything in it when the object goes, or on a signal (see
+/// clean_up_on_signals).
 class temp_dir {
 public:
   temp_dir();
@@ -112,6 +113,12 @@ public:
 private:
   std::filesystem::path path_;
 };
+
+/// From now on SIGINT, SIGTERM and SIGHUP kill the children, remove the
+/// temporary directories (a scale run's database takes gigabytes) and end
+/// the benchmark with status 130. Call before any other thread starts, so
+/// that every thread leaves these signals to the one that waits for them.
+void clean_up_on_signals();
 
 struct server {
   std::unique_ptr<child_process> process;

@@ -748,6 +748,7 @@ int run(const options& o) {
 
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
+  foreman_bench::clean_up_on_signals();
   std::optional<foreman_bench::options> o;
   try {
     o = foreman_bench::parse_options(argc, argv);

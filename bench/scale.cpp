@@ -36,8 +36,15 @@ constexpr std::size_t base_queued = 1000;
 // cost at 1,000.
 constexpr double scale_target_ratio = 1.5;
 
-// The fill stops when the disk has less than this left.
+// The fill stops when the disk has less than this left, or when the
+// database and its log take more than this: a million jobs should need
+// about a gigabyte, and the machine is shared.
 constexpr double disk_reserve_mb = 2048;
+constexpr double database_cap_mb = 10240;
+
+// How often the fill checks the disk, and shows its progress.
+constexpr milliseconds fill_check_interval{1000};
+constexpr milliseconds fill_report_interval{5000};
 
 // Synchronous chats run before the hold, so that foreman has run times to
 // estimate start times from.
@@ -200,20 +207,24 @@ public:
     auto last_report = began;
     std::size_t last_answered = 0;
     bool stopped = false;
-    while (!submitter.wait_finished(milliseconds{show_progress ? 5000 : 500})) {
+    while (!submitter.wait_finished(fill_check_interval)) {
       const double free_mb = free_disk_mb(dir_.path());
-      if (!stopped && free_mb < disk_reserve_mb) {
-        outcome.stopped_early = "the disk has only " + fixed(free_mb, 0) + " MB left";
+      const double stored_mb = file_mb(db_) + file_mb(db_ + "-wal");
+      std::string stop_because;
+      if (free_mb < disk_reserve_mb)
+        stop_because = "the disk has only " + fixed(free_mb, 0) + " MB left";
+      else if (stored_mb > database_cap_mb)
+        stop_because = "the database and its log take " + fixed(stored_mb, 0) + " MB, over "
+                       + fixed(database_cap_mb, 0);
+      else if (failures.count(phase) > 100)
+        stop_because = "more than 100 submissions failed";
+      if (!stopped && !stop_because.empty()) {
+        outcome.stopped_early = stop_because;
         submitter.stop_sending();
         stopped = true;
       }
-      if (failures.count(phase) > 100 && !stopped) {
-        outcome.stopped_early = "more than 100 submissions failed";
-        submitter.stop_sending();
-        stopped = true;
-      }
-      if (show_progress) {
-        const auto now = steady::now();
+      const auto now = steady::now();
+      if (show_progress && now - last_report >= fill_report_interval) {
         const auto answered = submitter.answered();
         std::cout << "    fill: " << with_separators(static_cast<double>(now_queued + answered))
                   << " of " << with_separators(static_cast<double>(target)) << " queued after "
@@ -230,7 +241,8 @@ public:
     outcome.seconds = submitter.seconds();
     if (outcome.stopped_early.empty() && now_queued + outcome.accepted < target)
       outcome.stopped_early = steady::now() - began >= limit
-                                ? "its " + std::to_string(limit.count()) + " s ran out"
+                                ? "its time limit, " + std::to_string(limit.count())
+                                    + " s, ran out"
                                 : "some submissions failed";
     return outcome;
   }
@@ -417,7 +429,8 @@ void run_scale(const options& o, const temp_dir& dir) {
   if (!fill.stopped_early.empty())
     std::cout << "    the fill stopped at " << with_separators(static_cast<double>(reached))
               << " of " << with_separators(static_cast<double>(target)) << " queued jobs: "
-              << fill.stopped_early << ".\n    The figures at N below are at "
+              << fill.stopped_early << " (--scale-fill-seconds sets the limit).\n"
+              << "    The figures at N below are at about "
               << with_separators(static_cast<double>(reached)) << ", not "
               << with_separators(static_cast<double>(target)) << ".\n";
   const double fill_rate = ratio(static_cast<double>(fill.accepted), fill.seconds);
