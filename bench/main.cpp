@@ -2,8 +2,10 @@
 // baseline measured in the same run (see bench/README.md).
 //
 //  1. queue overhead: one client, sequential non-streamed chats, directly to
-//     the fake target and through foreman (latency p50/p99); then many
-//     concurrent clients, directly and through foreman (requests/s).
+//     the fake target, through a serializing proxy (HAProxy, maxconn 1, when
+//     installed) and through foreman (latency p50/p99); then many concurrent
+//     clients the same three ways (requests/s); the fast lane; POST /jobs
+//     from many clients (jobs/s, submit_throughput.cpp).
 //  2. swap workload: three chat models, interleaved requests all submitted at
 //     once, a two-model memory budget with the embedder holding one slot;
 //     foreman with --scheduling drain-by-model against --scheduling fifo
@@ -12,6 +14,8 @@
 //     (the fake target holds the running generation); foreman's memory and
 //     threads idle and while they wait, against fixed targets, and every
 //     caller's own answer once released.
+//  4. scale: submit, GET /jobs/{id}, the worker's pick and memory at 1,000
+//     and at a million queued jobs (scale.cpp).
 //
 // Everything runs on loopback: the benchmark starts its own fake targets and
 // foreman processes (temporary database, ephemeral ports) and stops them.
@@ -93,8 +97,8 @@ run; see bench/README.md. Exits 1 when any request failed, 2 on a setup error.
 // descriptors.
 constexpr int max_waiting_callers = 20000;
 
-// foreman's --max-queue goes up to 10,000,000; a million jobs take about a
-// gigabyte of disk.
+// foreman's --max-queue goes up to 10,000,000; while foreman runs, a
+// million jobs take about 4 GB of disk (mostly its write-ahead log).
 constexpr int max_scale_queued = 5000000;
 
 int parse_count(const std::string& option, const std::string& text, int minimum,
