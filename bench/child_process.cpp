@@ -4,6 +4,8 @@
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
+#include <mutex>
+#include <set>
 #include <stdexcept>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -14,6 +16,10 @@ namespace foreman_bench {
 namespace {
 
 constexpr std::size_t kept_lines = 200;
+
+std::mutex running_mutex;
+std::set<pid_t> running;  // children started and not yet reaped
+bool interrupted = false; // kill_running_children() was called: start no more
 
 } // namespace
 
@@ -34,6 +40,14 @@ child_process::child_process(std::string label, const std::string& program,
   argv.push_back(nullptr);
   const pid_t parent = getpid();
 
+  // Held until the child is in `running`, so that kill_running_children()
+  // sees every child ever started.
+  std::unique_lock<std::mutex> lock(running_mutex);
+  if (interrupted) {
+    close(output[0]);
+    close(output[1]);
+    throw std::runtime_error("interrupted: " + label_ + " is not started");
+  }
   pid_ = fork();
   if (pid_ < 0) {
     const int error = errno;
@@ -57,6 +71,8 @@ child_process::child_process(std::string label, const std::string& program,
     [[maybe_unused]] auto ignored = write(STDERR_FILENO, message, sizeof message - 1);
     _exit(127);
   }
+  running.insert(pid_);
+  lock.unlock();
   close(output[1]);
   reader_ = std::thread([this, fd = output[0]] { read_output(fd); });
 }
@@ -90,8 +106,11 @@ bool child_process::reap(bool block) {
   do {
     result = ::waitpid(pid_, &status, block ? 0 : WNOHANG);
   } while (result < 0 && errno == EINTR);
-  if (result == pid_ || (result < 0 && errno == ECHILD))
+  if (result == pid_ || (result < 0 && errno == ECHILD)) {
     reaped_ = true;
+    std::lock_guard<std::mutex> lock(running_mutex);
+    running.erase(pid_);
+  }
   return reaped_;
 }
 
@@ -153,6 +172,17 @@ std::string child_process::tail() const {
   for (const auto& line : lines_)
     text += "  [" + label_ + "] " + line + "\n";
   return text;
+}
+
+void kill_running_children() {
+  std::lock_guard<std::mutex> lock(running_mutex);
+  interrupted = true;
+  for (const auto pid : running) {
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
 }
 
 int port_from_listening_line(const std::string& line) {

@@ -65,6 +65,10 @@ private:
   bool output_closed_ = false;
 };
 
+/// SIGKILLs every child not yet reaped: for a benchmark that is being
+/// interrupted and must not leave them writing into what it removes.
+void kill_running_children();
+
 /// The port in a line such as "... listening on 127.0.0.1:41234, ...";
 /// 0 when there is none.
 int port_from_listening_line(const std::string& line);

@@ -2,8 +2,10 @@
 // baseline measured in the same run (see bench/README.md).
 //
 //  1. queue overhead: one client, sequential non-streamed chats, directly to
-//     the fake target and through foreman (latency p50/p99); then many
-//     concurrent clients, directly and through foreman (requests/s).
+//     the fake target, through a serializing proxy (HAProxy, maxconn 1, when
+//     installed) and through foreman (latency p50/p99); then many concurrent
+//     clients the same three ways (requests/s); the fast lane; POST /jobs
+//     from many clients (jobs/s, submit_throughput.cpp).
 //  2. swap workload: three chat models, interleaved requests all submitted at
 //     once, a two-model memory budget with the embedder holding one slot;
 //     foreman with --scheduling drain-by-model against --scheduling fifo
@@ -12,16 +14,20 @@
 //     (the fake target holds the running generation); foreman's memory and
 //     threads idle and while they wait, against fixed targets, and every
 //     caller's own answer once released.
+//  4. scale: submit, GET /jobs/{id}, the worker's pick and memory at 1,000
+//     and at a million queued jobs (scale.cpp).
 //
 // Everything runs on loopback: the benchmark starts its own fake targets and
 // foreman processes (temporary database, ephemeral ports) and stops them.
 
 #include "chat_calls.hpp"
-#include "child_process.hpp"
 #include "concurrent_callers.hpp"
 #include "foreman_waiting_args.hpp"
-#include "http_client.hpp"
+#include "harness.hpp"
+#include "keep_alive_clients.hpp"
+#include "parts.hpp"
 #include "process_readings.hpp"
+#include "reverse_proxy.hpp"
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
@@ -59,30 +65,7 @@
 namespace foreman_bench {
 namespace {
 
-using steady = std::chrono::steady_clock;
-using std::chrono::milliseconds;
-using std::chrono::seconds;
-
-double ms_between(steady::time_point from, steady::time_point to) {
-  return std::chrono::duration<double, std::milli>(to - from).count();
-}
-
 // -- command line ------------------------------------------------------------
-
-struct options {
-  std::string foreman = FOREMAN_BIN;
-  std::string fake = FOREMAN_FAKE_TARGET_BIN;
-  int warmup = 20;                // sequential requests not measured
-  int sequential = 300;           // measured sequential requests per path
-  int clients = 64;               // concurrent clients
-  int concurrent_seconds = 5;       // send for this long per path
-  int concurrent_requests = 200000; // but no more requests than this per path
-  int swap_per_model = 60;        // requests per chat model in the swap burst
-  int swap_stagger_us = 1000;     // submit i goes out i * this after the first
-  int swap_timeout_seconds = 150; // per swap request
-  int waiting_callers = 10000;    // synchronous callers held waiting at once
-  std::string only;               // one part ("overhead", "swap", "waiting"); empty: all
-};
 
 const char* const usage = R"(usage: foreman-bench [options]
 
@@ -101,7 +84,11 @@ run; see bench/README.md. Exits 1 when any request failed, 2 on a setup error.
   --swap-per-model N          requests per chat model in the swap burst (60)
   --swap-stagger-us N         gap between consecutive swap submits (1000)
   --waiting-callers N         synchronous callers held waiting at once (10000)
-  --only overhead|swap|waiting  run one part only
+  --scale-queued N            queued jobs the scale part fills up to (1000000)
+  --scale-fill-seconds N      but it stops filling after N s (600)
+  --scale-samples N           sequential requests per scale measurement (200)
+  --scale-pick-jobs N         jobs the worker runs to time its pick (500)
+  --only overhead|swap|waiting|scale  run one part only
   --help                      this text
 )";
 
@@ -109,6 +96,10 @@ run; see bench/README.md. Exits 1 when any request failed, 2 on a setup error.
 // loopback's ephemeral ports (about 28,000), and foreman holds as many
 // descriptors.
 constexpr int max_waiting_callers = 20000;
+
+// foreman's --max-queue goes up to 10,000,000; while foreman runs, a
+// million jobs take about 4 GB of disk (mostly its write-ahead log).
+constexpr int max_scale_queued = 5000000;
 
 int parse_count(const std::string& option, const std::string& text, int minimum,
                 int maximum) {
@@ -126,6 +117,8 @@ int parse_count(const std::string& option, const std::string& text, int minimum,
 
 std::optional<options> parse_options(int argc, char** argv) {
   options o;
+  o.foreman = FOREMAN_BIN;
+  o.fake = FOREMAN_FAKE_TARGET_BIN;
   for (int i = 1; i < argc; ++i) {
     std::string name = argv[i];
     if (name == "--help" || name == "-h") {
@@ -161,179 +154,23 @@ std::optional<options> parse_options(int argc, char** argv) {
       o.swap_stagger_us = parse_count(name, value, 0, 100000);
     else if (name == "--waiting-callers")
       o.waiting_callers = parse_count(name, value, 1, max_waiting_callers);
-    else if (name == "--only" && (value == "overhead" || value == "swap" || value == "waiting"))
+    else if (name == "--scale-queued")
+      o.scale_queued = parse_count(name, value, 2000, max_scale_queued);
+    else if (name == "--scale-fill-seconds")
+      o.scale_fill_seconds = parse_count(name, value, 10, 7200);
+    else if (name == "--scale-samples")
+      o.scale_samples = parse_count(name, value, 10, 100000);
+    else if (name == "--scale-pick-jobs")
+      o.scale_pick_jobs = parse_count(name, value, 10, 10000);
+    else if (name == "--only"
+             && (value == "overhead" || value == "swap" || value == "waiting"
+                 || value == "scale"))
       o.only = value;
     else
       throw std::invalid_argument("unknown option '" + name + "' (or bad value '"
                                   + value + "')");
   }
   return o;
-}
-
-// -- failures ------------------------------------------------------------------
-
-/// Every failed request, by phase; the first few described.
-class failure_log {
-public:
-  void add(const std::string& phase, const http_result& got) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (++counts_[phase] <= 3) { // the first three of each phase
-      auto text = got.status == 0 ? "no answer: " + got.body
-                                  : "HTTP " + std::to_string(got.status) + ": "
-                                      + got.body.substr(0, 200);
-      examples_.push_back(phase + ": " + text);
-    }
-  }
-  int count(const std::string& phase) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto it = counts_.find(phase);
-    return it == counts_.end() ? 0 : it->second;
-  }
-  int total() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    int sum = 0;
-    for (auto& [phase, n] : counts_)
-      sum += n;
-    return sum;
-  }
-  void print(std::ostream& out) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    for (auto& [phase, n] : counts_)
-      out << "  failed requests in " << phase << ": " << n << "\n";
-    for (auto& text : examples_)
-      out << "    e.g. " << text << "\n";
-  }
-
-private:
-  std::mutex mutex_;
-  std::map<std::string, int> counts_;
-  std::vector<std::string> examples_;
-};
-
-failure_log failures;
-
-bool chat_ok(const http_result& got) {
-  return got.status == 200 && is_chat_answer(got.body);
-}
-
-// -- statistics ----------------------------------------------------------------
-
-/// Nearest-rank percentile of unsorted samples; NaN when there are none.
-double percentile(std::vector<double> samples, double p) {
-  if (samples.empty())
-    return std::nan("");
-  std::sort(samples.begin(), samples.end());
-  auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * samples.size()));
-  rank = std::clamp<std::size_t>(rank, 1, samples.size());
-  return samples[rank - 1];
-}
-
-double ratio(double numerator, double denominator) {
-  return denominator > 0 ? numerator / denominator : std::nan("");
-}
-
-std::string fixed(double value, int decimals) {
-  if (std::isnan(value))
-    return "n/a";
-  std::ostringstream out;
-  out << std::fixed << std::setprecision(decimals) << value;
-  return out.str();
-}
-
-/// `RESULT name=value` lines, printed together at the end.
-std::vector<std::pair<std::string, std::string>> results;
-
-void result(const std::string& name, double value, int decimals) {
-  results.emplace_back(name, fixed(value, decimals));
-}
-
-// -- processes -----------------------------------------------------------------
-
-class temp_dir {
-public:
-  temp_dir() {
-    std::string pattern = (std::filesystem::temp_directory_path()
-                           / "foreman-bench-XXXXXX").string();
-    if (!mkdtemp(pattern.data()))
-      throw std::runtime_error("cannot create a temporary directory");
-    path_ = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string file(const std::string& name) const {
-    return (path_ / name).string();
-  }
-
-private:
-  std::filesystem::path path_;
-};
-
-struct server {
-  std::unique_ptr<child_process> process;
-  int port = 0;
-};
-
-server start(const std::string& label, const std::string& program,
-             const std::vector<std::string>& args) {
-  server s;
-  s.process = std::make_unique<child_process>(label, program, args);
-  const auto line = s.process->wait_for_line("listening on ", seconds{20});
-  s.port = line ? port_from_listening_line(*line) : 0;
-  if (s.port == 0)
-    throw std::runtime_error(label + " (" + program + ") did not report its port:\n"
-                             + s.process->tail());
-  return s;
-}
-
-server start_fake(const options& o, const std::string& label,
-                  const std::vector<std::string>& args) {
-  std::vector<std::string> all{"--listen", "127.0.0.1:0"};
-  all.insert(all.end(), args.begin(), args.end());
-  return start(label, o.fake, all);
-}
-
-server start_foreman(const options& o, const std::string& label, int target_port,
-                     const std::string& db, const std::vector<std::string>& args) {
-  std::vector<std::string> all{"--listen", "127.0.0.1:0", "--ollama-url",
-                               "http://127.0.0.1:" + std::to_string(target_port),
-                               "--db", db, "--log-level", "warning"};
-  all.insert(all.end(), args.begin(), args.end());
-  return start(label, o.foreman, all);
-}
-
-Poco::JSON::Object::Ptr get_json(int port, const std::string& path) {
-  http_client client(port, seconds{10});
-  const auto got = client.request("GET", path);
-  if (got.status != 200)
-    throw std::runtime_error("GET " + path + " answered " + std::to_string(got.status)
-                             + ": " + got.body);
-  Poco::JSON::Parser parser;
-  return parser.parse(got.body).extract<Poco::JSON::Object::Ptr>();
-}
-
-void post_or_throw(int port, const std::string& path, const std::string& body) {
-  http_client client(port, seconds{10});
-  const auto got = client.request("POST", path, body);
-  if (got.status / 100 != 2)
-    throw std::runtime_error("POST " + path + " answered " + std::to_string(got.status)
-                             + ": " + got.body);
-}
-
-/// Waits (bounded) until the fake target lists a resident model whose name
-/// starts with `model`.
-bool wait_resident(int fake_port, const std::string& model, milliseconds timeout) {
-  const auto deadline = steady::now() + timeout;
-  while (steady::now() < deadline) {
-    const auto counters = get_json(fake_port, "/_fake/counters");
-    if (auto resident = counters->getArray("resident"))
-      for (std::size_t i = 0; i < resident->size(); ++i)
-        if (resident->getElement<std::string>(static_cast<unsigned>(i)).rfind(model, 0) == 0)
-          return true;
-    std::this_thread::sleep_for(milliseconds{50});
-  }
-  return false;
 }
 
 // -- part 1: queue overhead ------------------------------------------------------
@@ -381,67 +218,37 @@ struct throughput {
   }
 };
 
-/// `clients` threads, each with its own kept-alive connection (opened by one
-/// unmeasured request), send requests back to back for `limit` (or until
-/// `total` have been sent). Time runs from the common start to the last
-/// answer, so requests still in flight at the limit count, and their time
-/// too.
+/// `clients` keep-alive connections (foreman_loadgen::keep_alive_clients,
+/// one thread for all) send chats back to back for `limit` (or until `total`
+/// have been sent). Time runs from the common start to the last answer, so
+/// requests still in flight at the limit count, and their time too.
 throughput concurrent_throughput(int port, int clients, int total, seconds limit,
                                  const std::string& phase) {
-  const auto body = chat_body(overhead_model, "hi");
-  std::mutex mutex;
-  std::condition_variable cv;
-  int ready = 0;
-  bool go = false;
-  std::atomic<int> next{0};
-  std::atomic<int> completed{0};
-  std::atomic<int> failed{0};
-  std::atomic<bool> hit_cap{false};
-  steady::time_point start;
-
-  std::vector<std::thread> threads;
-  for (int c = 0; c < clients; ++c)
-    threads.emplace_back([&] {
-      http_client client(port, seconds{60});
-      const auto first = client.request("POST", "/api/chat", body); // connects
-      if (!chat_ok(first))
-        failures.add(phase + " (connection warm-up)", first);
-      std::unique_lock<std::mutex> lock(mutex);
-      ++ready;
-      cv.notify_all();
-      cv.wait(lock, [&] { return go; });
-      const auto deadline = start + limit;
-      lock.unlock();
-      while (steady::now() < deadline) {
-        if (next.fetch_add(1) >= total) {
-          hit_cap = true;
-          break;
-        }
-        const auto got = client.request("POST", "/api/chat", body);
-        if (chat_ok(got)) {
-          ++completed;
-        } else {
-          ++failed;
-          failures.add(phase, got);
-        }
-      }
-    });
-  {
-    std::unique_lock<std::mutex> lock(mutex);
-    // Bounded: a warm-up request times out after 60 s at the latest.
-    cv.wait(lock, [&] { return ready == clients; });
-    start = steady::now();
-    go = true;
-  }
-  cv.notify_all();
-  for (auto& t : threads)
-    t.join();
-  throughput result;
-  result.seconds = ms_between(start, steady::now()) / 1000.0;
-  result.completed = completed;
-  result.failed = failed;
-  result.hit_cap = hit_cap;
-  return result;
+  foreman_loadgen::keep_alive_load load;
+  load.port = static_cast<uint16_t>(port);
+  load.connections = static_cast<std::size_t>(clients);
+  load.request = {"POST", "/api/chat", chat_body(overhead_model, "hi")};
+  load.duration = limit;
+  load.max_requests = static_cast<std::size_t>(total);
+  throughput measured;
+  // A substring test, not a JSON parser: the loop's one thread reads tens
+  // of thousands of answers a second and must not be what limits them.
+  foreman_loadgen::keep_alive_clients senders(load, [&](int status, const std::string& body) {
+    if (status == 200 && body.find("\"done\":true") != std::string::npos)
+      ++measured.completed;
+    else {
+      ++measured.failed;
+      failures.add(phase, http_result{status, body, {}});
+    }
+  });
+  if (!senders.wait_finished(limit + load.answer_timeout + seconds{10}))
+    throw std::runtime_error(phase + ": the clients did not finish");
+  const auto& totals = senders.totals();
+  add_failed_clients(phase, totals);
+  measured.failed += static_cast<int>(totals.failed);
+  measured.seconds = ms_between(totals.started, totals.last_answer) / 1000.0;
+  measured.hit_cap = totals.sent >= load.max_requests;
+  return measured;
 }
 
 void run_overhead(const options& o, const temp_dir& dir) {
@@ -453,6 +260,15 @@ void run_overhead(const options& o, const temp_dir& dir) {
   auto foreman = start_foreman(o, "foreman-overhead", fake.port,
                                dir.file("overhead.db"),
                                {"--embed-model", fast_lane_model});
+  // The baseline foreman's queue is held against: a proxy that serializes
+  // the calls to the same target, and does nothing else.
+  const auto haproxy = find_on_path("haproxy");
+  std::optional<server> proxy;
+  if (haproxy.empty())
+    std::cout << "    haproxy is not on PATH: the serializing proxy baseline is skipped "
+                 "(n/a); deploy/install-deps.sh installs it\n" << std::flush;
+  else
+    proxy = start_serializing_proxy(haproxy, dir, fake.port);
   {
     // Load the model once (200 ms), so that neither path pays for it.
     http_client warm(fake.port, seconds{30});
@@ -463,34 +279,52 @@ void run_overhead(const options& o, const temp_dir& dir) {
 
   const auto direct = sequential_latencies(fake.port, o.warmup, o.sequential,
                                            "sequential direct");
+  const auto proxied = proxy ? sequential_latencies(proxy->port, o.warmup, o.sequential,
+                                                    "sequential via haproxy")
+                             : std::vector<double>{};
   const auto queued = sequential_latencies(foreman.port, o.warmup, o.sequential,
                                            "sequential via foreman");
   const double d50 = percentile(direct, 50), d99 = percentile(direct, 99);
+  const double p50 = percentile(proxied, 50), p99 = percentile(proxied, 99);
   const double f50 = percentile(queued, 50), f99 = percentile(queued, 99);
 
+  auto latency_row = [](const char* name, double direct_ms, double proxy_ms,
+                        double foreman_ms) {
+    std::ostringstream out;
+    out << "    " << std::left << std::setw(8) << name << std::right << std::setw(10)
+        << fixed(direct_ms, 3) << std::setw(10) << fixed(proxy_ms, 3) << std::setw(10)
+        << fixed(foreman_ms, 3) << std::setw(12) << fixed(proxy_ms - direct_ms, 3)
+        << std::setw(14) << fixed(foreman_ms - direct_ms, 3) << std::setw(10)
+        << fixed(ratio(foreman_ms, direct_ms), 2) << "\n";
+    return out.str();
+  };
   std::cout << "\n(a) one client, " << o.sequential << " sequential POST /api/chat "
             << "stream:false after " << o.warmup << " warm-up, keep-alive connection\n"
-            << "    latency ms      direct   foreman     added   ratio\n"
-            << "    p50         " << std::setw(10) << fixed(d50, 3) << std::setw(10)
-            << fixed(f50, 3) << std::setw(10) << fixed(f50 - d50, 3) << std::setw(8)
-            << fixed(ratio(f50, d50), 2) << "\n"
-            << "    p99         " << std::setw(10) << fixed(d99, 3) << std::setw(10)
-            << fixed(f99, 3) << std::setw(10) << fixed(f99 - d99, 3) << std::setw(8)
-            << fixed(ratio(f99, d99), 2) << "\n"
-            << "    samples     " << std::setw(10) << direct.size() << std::setw(10)
-            << queued.size() << "\n" << std::flush;
+            << "    latency ms  direct     proxy   foreman  proxy added  foreman added"
+               "  foreman/direct\n"
+            << latency_row("p50", d50, p50, f50) << latency_row("p99", d99, p99, f99)
+            << "    samples " << std::setw(10) << direct.size() << std::setw(10)
+            << proxied.size() << std::setw(10) << queued.size() << "\n" << std::flush;
   result("overhead_direct_p50_ms", d50, 3);
+  result("overhead_proxy_p50_ms", p50, 3);
   result("overhead_foreman_p50_ms", f50, 3);
+  result("overhead_proxy_added_p50_ms", p50 - d50, 3);
   result("overhead_added_p50_ms", f50 - d50, 3);
   result("overhead_p50_ratio", ratio(f50, d50), 2);
   result("overhead_direct_p99_ms", d99, 3);
+  result("overhead_proxy_p99_ms", p99, 3);
   result("overhead_foreman_p99_ms", f99, 3);
+  result("overhead_proxy_added_p99_ms", p99 - d99, 3);
   result("overhead_added_p99_ms", f99 - d99, 3);
   result("overhead_p99_ratio", ratio(f99, d99), 2);
 
   const seconds limit{o.concurrent_seconds};
   const auto direct_t = concurrent_throughput(fake.port, o.clients, o.concurrent_requests,
                                               limit, "concurrent direct");
+  const auto proxy_t = proxy ? concurrent_throughput(proxy->port, o.clients,
+                                                     o.concurrent_requests, limit,
+                                                     "concurrent via haproxy")
+                             : throughput{};
   const auto queued_t = concurrent_throughput(foreman.port, o.clients,
                                               o.concurrent_requests, limit,
                                               "concurrent via foreman");
@@ -505,13 +339,19 @@ void run_overhead(const options& o, const temp_dir& dir) {
   std::cout << "\n(b) " << o.clients << " concurrent clients sending back to back for "
             << o.concurrent_seconds << " s per path, one keep-alive connection each\n"
             << "    path         completed  failed   seconds  requests/s\n"
-            << row("direct", direct_t) << row("foreman", queued_t)
+            << row("direct", direct_t) << (proxy ? row("proxy", proxy_t) : "")
+            << row("foreman", queued_t)
             << "    ratio foreman/direct                        "
-            << fixed(ratio(queued_t.rps(), direct_t.rps()), 3) << "\n" << std::flush;
+            << fixed(ratio(queued_t.rps(), direct_t.rps()), 3) << "\n"
+            << "    ratio foreman/proxy                         "
+            << fixed(ratio(queued_t.rps(), proxy_t.rps()), 3) << "\n" << std::flush;
   result("throughput_direct_rps", direct_t.rps(), 1);
+  result("throughput_proxy_rps", proxy_t.rps(), 1);
   result("throughput_foreman_rps", queued_t.rps(), 1);
   result("throughput_ratio", ratio(queued_t.rps(), direct_t.rps()), 3);
+  result("throughput_foreman_vs_proxy", ratio(queued_t.rps(), proxy_t.rps()), 3);
   result("throughput_direct_completed", direct_t.completed, 0);
+  result("throughput_proxy_completed", proxy ? proxy_t.completed : std::nan(""), 0);
   result("throughput_foreman_completed", queued_t.completed, 0);
 
   // The pinned embedder skips the queue: what foreman adds is its HTTP hop.
@@ -750,33 +590,8 @@ constexpr double idle_rss_target_mb = 20;
 constexpr double waiting_rss_target_mb = 300;
 constexpr std::size_t waiting_threads_target = 64;
 
-double megabytes(std::size_t kib) {
-  return static_cast<double>(kib) / 1024.0;
-}
-
 std::string waiting_message(std::size_t caller) {
   return "waiting caller " + std::to_string(caller);
-}
-
-/// GET /status queue.total: foreman's jobs queued, loading or working.
-std::size_t jobs_in_queue(int foreman_port) {
-  return get_json(foreman_port, "/status")->getObject("queue")->getValue<std::size_t>("total");
-}
-
-std::size_t held_generations(int fake_port) {
-  return get_json(fake_port, "/_fake/counters")->getValue<std::size_t>("held");
-}
-
-/// Waits (bounded) until foreman has read the target's models once: its
-/// start-up is over.
-void wait_inventory_read(int fake_port, milliseconds timeout) {
-  const auto deadline = steady::now() + timeout;
-  while (steady::now() < deadline) {
-    const auto by_path = get_json(fake_port, "/_fake/counters")->getObject("requests_by_path");
-    if (by_path && by_path->has("/api/ps"))
-      return;
-    std::this_thread::sleep_for(milliseconds{20});
-  }
 }
 
 void run_waiting(const options& o, const temp_dir& dir) {
@@ -909,12 +724,16 @@ int run(const options& o) {
   const auto began = steady::now();
   std::cout << "foreman-bench\n  foreman: " << o.foreman << "\n  fake:    " << o.fake
             << "\n" << std::flush;
-  if (o.only.empty() || o.only == "overhead")
+  if (o.only.empty() || o.only == "overhead") {
     run_overhead(o, dir);
+    run_submit_throughput(o, dir);
+  }
   if (o.only.empty() || o.only == "swap")
     run_swap(o, dir);
   if (o.only.empty() || o.only == "waiting")
     run_waiting(o, dir);
+  if (o.only.empty() || o.only == "scale")
+    run_scale(o, dir);
 
   const int failed = failures.total();
   std::cout << "\nfailed requests: " << failed << "\n";
@@ -922,7 +741,7 @@ int run(const options& o) {
   std::cout << "benchmark time: " << fixed(ms_between(began, steady::now()) / 1000, 1)
             << " s\n\n";
   result("failed_requests", failed, 0);
-  for (auto& [name, value] : results)
+  for (auto& [name, value] : recorded_results())
     std::cout << "RESULT " << name << "=" << value << "\n";
   std::cout << std::flush;
   return failed == 0 ? 0 : 1;
@@ -933,6 +752,7 @@ int run(const options& o) {
 
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
+  foreman_bench::clean_up_on_signals();
   std::optional<foreman_bench::options> o;
   try {
     o = foreman_bench::parse_options(argc, argv);

@@ -8,6 +8,7 @@ packages=(
   libcaf-dev libpoco-dev libboost-test-dev libsqlite3-dev sqlite3
   openssl # the https webhook test makes its certificates with it
   chromium # the dashboard's browser test drives it headless
+  haproxy # the bench's baseline: a serializing reverse proxy (bench/README.md)
 )
 
 # Node.js runs the official clients in the tests; a machine may have it from

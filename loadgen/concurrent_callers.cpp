@@ -31,7 +31,9 @@ std::string error_text(const std::string& what, int error) {
   return what + ": " + std::strerror(error);
 }
 
-std::string request_text(const http_call& call, uint16_t port) {
+} // namespace
+
+std::string http_request_text(const http_call& call, uint16_t port) {
   std::string text = call.method + " " + call.path + " HTTP/1.1\r\nHost: 127.0.0.1:"
                      + std::to_string(port) + "\r\nUser-Agent: foreman-loadgen\r\n";
   if (!call.body.empty())
@@ -40,8 +42,6 @@ std::string request_text(const http_call& call, uint16_t port) {
     text += "Content-Length: " + std::to_string(call.body.size()) + "\r\n";
   return text + "\r\n" + call.body;
 }
-
-} // namespace
 
 struct concurrent_callers::connection {
   enum class stage { waiting, connecting, writing, reading, done };
@@ -187,7 +187,7 @@ void concurrent_callers::start_connections() {
       finish(index, false, error_text("epoll_ctl", errno));
       continue;
     }
-    c.request = request_text(calls_[index], settings_.port);
+    c.request = http_request_text(calls_[index], settings_.port);
   }
 }
 

@@ -24,6 +24,10 @@ struct http_call {
   std::string body; // sent as application/json when not empty
 };
 
+/// The request as it goes on the wire to 127.0.0.1:`port` (HTTP/1.1, so
+/// the connection stays open unless the server closes it).
+std::string http_request_text(const http_call& call, uint16_t port);
+
 struct call_result {
   int status = 0;    // 0: no complete response (see error)
   std::string body;  // chunk framing removed

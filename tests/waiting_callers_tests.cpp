@@ -15,6 +15,7 @@
 #include "foreman_waiting_args.hpp"
 #include "http_client.hpp"
 #include "http_response_reader.hpp"
+#include "keep_alive_clients.hpp"
 #include "process_readings.hpp"
 #include "temp_dir.hpp"
 
@@ -160,6 +161,67 @@ BOOST_AUTO_TEST_CASE(streaming_callers_wait_at_once_and_each_reads_its_own_strea
   BOOST_TEST(fx.target.release() == 1u);
   BOOST_TEST_REQUIRE(callers.wait_finished(60s));
   BOOST_TEST(count_wrong_answers(callers.results(), true) == 0u);
+}
+
+// -- busy keep-alive clients ----------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(keep_alive_clients_send_until_their_cap_and_see_every_answer) {
+  fake_target target{{"--token-ms", "0"}};
+  keep_alive_load load;
+  load.port = target.port();
+  load.connections = 4;
+  load.request = {"GET", "/api/version", ""};
+  load.duration = 30s;
+  load.max_requests = 300;
+  std::size_t ok = 0;
+  keep_alive_clients clients(load, [&](int status, const std::string& body) {
+    if (status == 200 && body.find("\"version\"") != std::string::npos)
+      ++ok;
+  });
+  BOOST_TEST_REQUIRE(clients.wait_finished(30s));
+  const auto& totals = clients.totals();
+  BOOST_TEST(totals.sent == 300u);
+  BOOST_TEST(totals.answered == 300u);
+  BOOST_TEST(totals.failed == 0u);
+  BOOST_TEST(ok == 300u);
+  BOOST_TEST(target.counters().requests_to("/api/version") == 300u);
+}
+
+BOOST_AUTO_TEST_CASE(keep_alive_clients_stop_sending_when_their_time_is_up) {
+  fake_target target{{"--token-ms", "0"}};
+  keep_alive_load load;
+  load.port = target.port();
+  load.connections = 2;
+  load.request = {"GET", "/api/version", ""};
+  load.duration = 300ms;
+  const auto started = steady::now();
+  keep_alive_clients clients(load, [](int, const std::string&) {});
+  BOOST_TEST_REQUIRE(clients.wait_finished(10s));
+  BOOST_TEST((steady::now() - started < 5s));
+  const auto& totals = clients.totals();
+  BOOST_TEST(totals.answered == totals.sent);
+  BOOST_TEST(totals.failed == 0u);
+  BOOST_TEST(totals.answered > 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_keep_alive_client_whose_server_goes_away_fails_with_a_reason) {
+  auto target = std::make_unique<fake_target>(std::vector<std::string>{"--token-ms", "0"});
+  target->hold();
+  keep_alive_load load;
+  load.port = target->port();
+  load.connections = 1;
+  // A chat the held target keeps waiting; then the target is gone.
+  load.request = chat_call(model, "held");
+  load.max_requests = 1;
+  keep_alive_clients clients(load, [](int, const std::string&) {});
+  std::this_thread::sleep_for(300ms);
+  target.reset();
+  BOOST_TEST_REQUIRE(clients.wait_finished(20s));
+  const auto& totals = clients.totals();
+  BOOST_TEST(totals.answered == 0u);
+  BOOST_TEST(totals.failed == 1u);
+  BOOST_TEST_REQUIRE(totals.errors.size() == 1u);
+  BOOST_TEST_MESSAGE("the client's error: " << totals.errors.front());
 }
 
 // -- the load client's reading of responses ------------------------------------
