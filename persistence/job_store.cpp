@@ -304,6 +304,12 @@ public:
     return *this;
   }
 
+  /// Lets go of the row it holds, if any (see release_read_snapshots).
+  void release() {
+    if (sqlite3_stmt_busy(stmt_))
+      sqlite3_reset(stmt_);
+  }
+
   /// Steps once; true when a row is available.
   bool step() {
     auto rc = sqlite3_step(stmt_);
@@ -428,6 +434,15 @@ struct job_store::impl {
     sqlite3_close(db);
   }
 
+  /// Resets every statement that still holds a row (a lookup that read
+  /// only its first row): while one does, the connection keeps a read
+  /// snapshot, and the checkpoint that follows a commit cannot move the WAL
+  /// past it, so the WAL would grow without bound.
+  void release_read_snapshots() {
+    for (auto& [sql, stmt] : statements)
+      stmt->release();
+  }
+
   statement& prepared(const std::string& sql) {
     auto& slot = statements[sql];
     if (!slot)
@@ -507,6 +522,7 @@ struct job_store::impl {
   }
 
   void commit() {
+    release_read_snapshots();
     prepared(commit_sql).bind().run();
     committed.insert(committed.end(), std::make_move_iterator(uncommitted.begin()),
                      std::make_move_iterator(uncommitted.end()));
