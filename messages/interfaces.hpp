@@ -134,6 +134,9 @@ using worker_actor = caf::typed_actor<
   /// INTERNAL: read the queue from the store after this id (at start).
   caf::reacts_to<queued_atom, int64_t>>;
 
+/// Learns how far running jobs' streamed answers have come.
+using job_progress_listener_actor = caf::typed_actor<caf::reacts_to<job_progress>>;
+
 /// The TARGET CLIENT actor interface: blocking HTTP to one Ollama target,
 /// performed off the scheduler threads.
 using target_client_actor = caf::typed_actor<
@@ -144,6 +147,9 @@ using target_client_actor = caf::typed_actor<
     target_reply>,
   /// Aborts the call made for a job, if one is under way.
   caf::reacts_to<abort_atom, int64_t>,
+  /// Tell this listener how far each streamed run has come: at most one
+  /// report per job and progress interval, and a final one.
+  caf::reacts_to<subscribe_atom, job_progress_listener_actor>,
   /// Reads /api/ps.
   caf::replies_to<ps_atom>::with<std::vector<resident_model>>>;
 
@@ -191,9 +197,10 @@ using event_subscriber_actor = caf::typed_actor<
   caf::reacts_to<drain_atom>>;
 
 /// The EVENT HUB actor interface: fans job transitions, worker and target
-/// changes and periodic stats out to the event subscribers.
+/// changes, running jobs' progress and periodic stats out to the event
+/// subscribers.
 using event_hub_actor = job_event_listener_actor::extend_with<
-  worker_status_listener_actor>::extend<
+  worker_status_listener_actor>::extend_with<job_progress_listener_actor>::extend<
   /// Adds a subscriber that sees the jobs of the given owner only (empty =
   /// everyone's); answers with the worker and target as last seen.
   caf::replies_to<subscribe_atom, event_subscriber_actor, std::string>::with<
@@ -229,5 +236,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(foreman_handles, caf::first_custom_type_id + 1100)
   CAF_ADD_TYPE_ID(foreman_handles, (foreman::event_subscriber_actor))
   CAF_ADD_TYPE_ID(foreman_handles, (foreman::worker_status_listener_actor))
   CAF_ADD_TYPE_ID(foreman_handles, (foreman::event_hub_actor))
+  CAF_ADD_TYPE_ID(foreman_handles, (foreman::job_progress_listener_actor))
 
 CAF_END_TYPE_ID_BLOCK(foreman_handles)

@@ -64,6 +64,24 @@ typename Inspector::result_type inspect(Inspector& f, target_reply& x) {
            x.body, x.streamed);
 }
 
+/// How far the target's streamed answer for a running job has come: the
+/// target client's reader reports it (throttled) as the chunks arrive.
+struct job_progress {
+  int64_t job_id = 0;
+  /// Tokens generated so far in this attempt: one per chunk before the
+  /// final one (Ollama streams a token a chunk), the target's own eval_count
+  /// once the final chunk reports it.
+  int64_t tokens = 0;
+  /// The attempt's stream has ended (completely or not): no more reports
+  /// for it.
+  bool final = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_progress& x) {
+  return f(caf::meta::type_name("job_progress"), x.job_id, x.tokens, x.final);
+}
+
 /// A model loaded on the target, as /api/ps lists it.
 struct resident_model {
   /// Normalised name (core/model_name.hpp).

@@ -56,6 +56,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(foreman, caf::first_custom_type_id + 1000)
   CAF_ADD_TYPE_ID(foreman, (foreman::event_snapshot))
   CAF_ADD_TYPE_ID(foreman, (foreman::live_state))
   CAF_ADD_TYPE_ID(foreman, (foreman::sse_event))
+  CAF_ADD_TYPE_ID(foreman, (foreman::job_progress))
 
   // Store
   CAF_ADD_ATOM(foreman, foreman, insert_atom, "insert")

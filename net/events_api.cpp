@@ -27,6 +27,13 @@ sse_event job_sse(const job_event& event) {
   return {event.transition.seq, "job", std::move(data)};
 }
 
+sse_event progress_sse(const job_progress& progress) {
+  return {0, "progress",
+          "{\"job_id\":" + std::to_string(progress.job_id)
+            + ",\"tokens\":" + std::to_string(progress.tokens)
+            + ",\"final\":" + (progress.final ? "true" : "false") + "}"};
+}
+
 sse_event worker_sse(const worker_status& worker) {
   return {0, "worker",
           "{\"state\":" + json_quote(worker.state) + ",\"running_job_id\":"

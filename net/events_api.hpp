@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "messages/events.hpp"
+#include "messages/target.hpp"
 #include "net/ops_api.hpp"
 
 namespace foreman::net {
@@ -21,6 +22,9 @@ std::string sse_frame(const sse_event& event);
 /// A job transition: the webhook event's fields plus kind, client,
 /// priority and created_at; artifacts by URL path.
 sse_event job_sse(const job_event& event);
+
+/// {"job_id","tokens","final"}: how far a running job's stream has come.
+sse_event progress_sse(const job_progress& progress);
 
 /// {"state","running_job_id"|null}
 sse_event worker_sse(const worker_status& worker);

@@ -21,8 +21,10 @@
 #include "core/queue_index.hpp"
 #include "core/scheduling_policy.hpp"
 #include "core/settings.hpp"
+#include "core/update_throttle.hpp"
 #include "core/url.hpp"
 #include "core/wake_timer.hpp"
+#include "net/stream_aggregator.hpp"
 #include "net/webhook_policy.hpp"
 #include "prometheus_text.hpp"
 #include "temp_dir.hpp"
@@ -944,6 +946,28 @@ BOOST_AUTO_TEST_CASE(levels_and_formats_parse_by_name) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+BOOST_AUTO_TEST_SUITE(stream_tokens)
+
+BOOST_AUTO_TEST_CASE(tokens_count_chunks_until_the_final_chunk_says_how_many) {
+  net::stream_aggregator answer{job_kind::generate};
+  BOOST_TEST(answer.tokens() == 0);
+  BOOST_TEST(!answer.add(R"({"response":"Hel","done":false})"));
+  BOOST_TEST(!answer.add(R"({"response":"lo","done":false})"));
+  BOOST_TEST(answer.tokens() == 2);
+  // A line that is no chunk counts for nothing.
+  BOOST_TEST(answer.add("not json").has_value());
+  BOOST_TEST(answer.tokens() == 2);
+  // The target's own count is the last word (Ollama may merge pieces).
+  BOOST_TEST(!answer.add(R"({"response":"","done":true,"eval_count":3})"));
+  BOOST_TEST(answer.tokens() == 3);
+  net::stream_aggregator uncounted{job_kind::chat};
+  BOOST_TEST(!uncounted.add(R"({"message":{"content":"Hi"},"done":false})"));
+  BOOST_TEST(!uncounted.add(R"({"message":{"content":""},"done":true})"));
+  BOOST_TEST(uncounted.tokens() == 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 BOOST_AUTO_TEST_SUITE(retry_timing)
 
 using std::chrono::milliseconds;
@@ -982,6 +1006,21 @@ BOOST_AUTO_TEST_CASE(a_wake_timer_keeps_one_wake_up_for_the_earliest_due_time) {
   timer.woke(7000);
   // Due already: at once.
   BOOST_TEST(timer.arm(6000, 7000)->count() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_throttle_lets_one_update_through_per_interval) {
+  update_throttle throttle{milliseconds{250}};
+  auto start = std::chrono::steady_clock::time_point{} + std::chrono::hours{1};
+  // The first update goes at once; those within the interval after it do not.
+  BOOST_TEST(throttle.admit(start));
+  BOOST_TEST(!throttle.admit(start + milliseconds{1}));
+  BOOST_TEST(!throttle.admit(start + milliseconds{249}));
+  BOOST_TEST(throttle.admit(start + milliseconds{250}));
+  // The interval counts from the last update let through, not from the
+  // last one asked about.
+  BOOST_TEST(!throttle.admit(start + milliseconds{400}));
+  BOOST_TEST(throttle.admit(start + milliseconds{500}));
+  BOOST_TEST(throttle.admit(start + milliseconds{2000}));
 }
 
 /// A clock whose wall time the test sets apart from its monotonic time.

@@ -5,6 +5,7 @@
 // by Last-Event-ID, the snapshot, client keys seeing their own jobs only,
 // worker and stats events, and many idle subscribers on few threads.
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <mutex>
@@ -113,10 +114,12 @@ private:
 };
 
 std::string post_job(service_fixture& fx, const std::string& model,
-                     const http_headers& headers = {}) {
+                     const http_headers& headers = {},
+                     const std::string& message = "hi") {
   auto res = http_request("POST", fx.base + "/jobs",
                           R"({"kind":"chat","model":")" + model
-                            + R"(","payload":{"messages":[{"role":"user","content":"hi"}]}})",
+                            + R"(","payload":{"messages":[{"role":"user","content":")"
+                            + message + R"("}]}})",
                           headers);
   BOOST_REQUIRE_MESSAGE(res.status == 202, res.status << " " << res.body);
   return res.headers.at("X-Foreman-Job-Id");
@@ -242,6 +245,41 @@ BOOST_FIXTURE_TEST_CASE(last_event_id_resumes_after_that_event, events_fixture) 
   BOOST_TEST(parse_json(snapshot.data)->getArray("jobs")->size() == 2u);
 }
 
+BOOST_AUTO_TEST_CASE(a_streamed_job_reports_its_growing_token_count) {
+  // 40 ms a token: the stream lasts long enough for several reports.
+  service_fixture fx{three_models_two_slots("40")};
+  sse_reader events{fx.base};
+  BOOST_REQUIRE(eventually([&] { return !events.named("snapshot").empty(); }));
+  // The fake answers "llama3.2 says:" and the message: 22 tokens, streamed
+  // over about 0.9 s.
+  std::string twenty_words;
+  for (int i = 0; i < 20; ++i)
+    twenty_words += (i > 0 ? " w" : "w") + std::to_string(i);
+  auto id = post_job(fx, "llama3.2", {}, twenty_words);
+  BOOST_REQUIRE(eventually([&] { return events.saw_state(id, "done"); }));
+  std::vector<int64_t> counts;
+  std::vector<bool> finals;
+  for (auto& frame : events.named("progress")) {
+    auto x = parse_json(frame.data);
+    BOOST_TEST(frame.id.empty());
+    if (std::to_string(x->getValue<int64_t>("job_id")) != id)
+      continue;
+    counts.push_back(x->getValue<int64_t>("tokens"));
+    finals.push_back(x->getValue<bool>("final"));
+  }
+  BOOST_REQUIRE(counts.size() >= 3u);
+  // The count grows while the job streams and ends at the right number,
+  // reported once as final before the job is done.
+  BOOST_TEST(counts.back() == 22);
+  BOOST_TEST(finals.back());
+  BOOST_TEST(std::count(finals.begin(), finals.end(), true) == 1);
+  BOOST_TEST(std::is_sorted(counts.begin(), counts.end()));
+  BOOST_TEST(counts.front() > 0);
+  BOOST_TEST(counts.front() < 22);
+  // At most one report per 250 ms: far fewer reports than tokens.
+  BOOST_TEST(counts.size() <= 8u);
+}
+
 const std::string alice_key = "alice-key-0123456789";
 const std::string bob_key = "bob-key-0123456789ab";
 const std::string admin_key = "ops-key-0123456789ab";
@@ -269,6 +307,17 @@ BOOST_AUTO_TEST_CASE(a_client_key_sees_only_its_own_jobs) {
            && alice.saw_state(alices, "done");
   }));
   BOOST_TEST(alice.job_events(bobs).empty());
+  // So is every job's progress: the admin sees both, Alice her own.
+  auto progress_of = [](sse_reader& reader, const std::string& job_id) {
+    for (auto& frame : reader.named("progress"))
+      if (std::to_string(parse_json(frame.data)->getValue<int64_t>("job_id")) == job_id)
+        return true;
+    return false;
+  };
+  BOOST_TEST(progress_of(admin, bobs));
+  BOOST_TEST(progress_of(admin, alices));
+  BOOST_TEST(progress_of(alice, alices));
+  BOOST_TEST(!progress_of(alice, bobs));
   // Resumed and snapshot streams are filtered the same way.
   sse_reader alice_again{fx.base, {{"Authorization", "Bearer " + alice_key},
                                    {"Last-Event-ID", "0"}}};

@@ -177,6 +177,7 @@ BOOST_AUTO_TEST_CASE(target_messages_roundtrip) {
   check_roundtrip(target_reply{target_failure::http_status, 500, "{}"});
   check_roundtrip(std::vector<resident_model>{{"a:latest", 17}, {"b:1b", 0}});
   check_roundtrip(abort_atom_v, int64_t{7});
+  check_roundtrip(job_progress{42, 17, true});
   check_roundtrip(ps_atom_v);
   check_roundtrip(loaded_atom_v, std::string{"a:latest"});
   check_roundtrip(unloaded_atom_v, std::string{"a:latest"});
@@ -215,6 +216,11 @@ BOOST_AUTO_TEST_CASE(actor_handles_roundtrip) {
   });
   check_roundtrip(subscribe_atom_v, status_listener);
   caf::anon_send_exit(status_listener, caf::exit_reason::user_shutdown);
+  auto progress_listener = sys->spawn([]() -> job_progress_listener_actor::behavior_type {
+    return {[](const job_progress&) {}};
+  });
+  check_roundtrip(subscribe_atom_v, progress_listener);
+  caf::anon_send_exit(progress_listener, caf::exit_reason::user_shutdown);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -15,6 +15,7 @@ const model = {
   lastEventId: '',
   jobs: new Map(), // id -> {id, state, model, client, kind, priority, created_ms, started_ms}
   worker: { state: 'idle', running_job_id: null },
+  progress: { job_id: null, tokens: 0 }, // of the running job's stream
   target: null,
   stats: [], // {t (s), queued, jobs_per_minute}
   loads: [], // {t (ms), model}
@@ -117,7 +118,8 @@ function takeFrame(text) {
   }
   if (id) model.lastEventId = id;
   const payload = JSON.parse(data);
-  const handlers = { snapshot: onSnapshot, job: onJob, worker: onWorker, target: onTarget, stats: onStats };
+  const handlers = { snapshot: onSnapshot, job: onJob, worker: onWorker, target: onTarget,
+                     stats: onStats, progress: onProgress };
   if (handlers[name]) handlers[name](payload);
   scheduleRender();
 }
@@ -167,6 +169,7 @@ function onJob(event) {
 }
 
 function onWorker(worker) { model.worker = worker; }
+function onProgress(progress) { model.progress = progress; }
 function onTarget(target) { model.target = target; }
 
 function onStats(stats) {
@@ -217,9 +220,11 @@ function renderNow() {
     : target.url + (target.reachable ? ' (reachable)' : ' (unreachable: ' + target.error + ')');
   $('worker-state').textContent = model.worker.state;
   const running = model.jobs.get(model.worker.running_job_id);
+  const tokens = running && model.progress.job_id === running.id
+    ? ' · ' + model.progress.tokens + ' tokens' : '';
   $('running-job').textContent = !running ? 'none'
     : 'job ' + running.id + ' · ' + running.model + ' · ' + (running.client || 'anonymous')
-      + ' · ' + (running.started_ms ? age(running.started_ms) : '–');
+      + ' · ' + (running.started_ms ? age(running.started_ms) : '–') + tokens;
   const list = $('residents');
   list.replaceChildren();
   for (const name of (target ? target.residents : [])) {
