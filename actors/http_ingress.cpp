@@ -410,8 +410,9 @@ private:
     });
   }
 
-  /// /jobs/{id}, /jobs/{id}/artifacts and /jobs/{id}/artifacts/{name}: the
-  /// caller's right to the job is checked first (client keys own theirs).
+  /// /jobs/{id}, /jobs/{id}/artifacts, /jobs/{id}/artifacts/{name} and
+  /// /jobs/{id}/webhooks: the caller's right to the job is checked first
+  /// (client keys own theirs).
   void job_resource(const net::http_request& http, const net::caller& who,
                     const exchange_ptr& out) {
     auto parsed = net::parse_job_path(http.path);
@@ -453,6 +454,13 @@ private:
                                  where.job_id, where.artifact_name)
               .then([out](const artifact& x) { out->send(200, x.content_type, x.data); },
                     on_error);
+          case net::job_path::target::webhooks:
+            return self->request(store, job_read_timeout, deliveries_atom_v, where.job_id)
+              .then(
+                [out](const std::vector<webhook_delivery>& log) {
+                  out->send(200, json_type, net::deliveries_json(log));
+                },
+                on_error);
         }
       };
       if (who.admin)

@@ -172,27 +172,27 @@ store(store_pointer self,
         return self->state.db->due_events(now_ms, limit, inline_limit);
       });
     },
-    [=](delivered_atom, int64_t seq) {
+    [=](const webhook_delivery& attempt) {
       join_batch(self);
       try {
-        self->state.db->event_delivered(seq);
+        self->state.db->record_delivery(attempt);
       } catch (const store_error& e) {
-        // The event stays in the outbox and goes out again: at least once.
-        self->state.config.log.error("store", "cannot drop a delivered event",
-                                     {{"event_id", seq}, {"error", e.what()}});
+        // The event stays in the outbox as it was and goes out again: at
+        // least once.
+        self->state.config.log.error("store", "cannot record a delivery attempt",
+                                     {{"event_id", attempt.event_seq},
+                                      {"error", e.what()}});
       }
     },
-    [=](postpone_atom, int64_t seq, int64_t next_attempt_ms, bool give_up) {
-      join_batch(self);
-      try {
-        if (give_up)
-          self->state.db->event_delivered(seq);
-        else
-          self->state.db->postpone_event(seq, next_attempt_ms);
-      } catch (const store_error& e) {
-        self->state.config.log.error("store", "cannot record a delivery attempt",
-                                     {{"event_id", seq}, {"error", e.what()}});
-      }
+    [=](deliveries_atom, int64_t job_id) {
+      // Readers see committed attempts only.
+      commit_open_batch(self);
+      return guarded([&] {
+        if (!self->state.db->find(job_id))
+          throw job_not_found_error{"job " + std::to_string(job_id)
+                                    + " not found"};
+        return self->state.db->deliveries(job_id);
+      });
     },
     [=](subscribe_atom, const outbox_listener_actor& listener) {
       self->state.listeners.push_back(listener);

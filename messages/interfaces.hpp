@@ -14,6 +14,7 @@
 #include "messages/operations.hpp"
 #include "messages/target.hpp"
 #include "messages/type_ids.hpp"
+#include "messages/webhook.hpp"
 
 namespace foreman {
 
@@ -57,11 +58,13 @@ using store_actor = caf::typed_actor<
   /// The webhook events due at the given time, at most the given number,
   /// with artifacts up to the given size inline.
   caf::replies_to<outbox_atom, int64_t, int32_t, int64_t>::with<webhook_batch>,
-  /// The event with this sequence number was delivered: drop it.
-  caf::reacts_to<delivered_atom, int64_t>,
-  /// The event's delivery failed: try again at the given time, or drop it
-  /// when the flag says the dispatcher gives up.
-  caf::reacts_to<postpone_atom, int64_t, int64_t, bool>,
+  /// Adds a delivery attempt to its job's delivery log and settles the
+  /// event: dropped once delivered or given up, else due again at the
+  /// attempt's next_attempt_ms.
+  caf::reacts_to<webhook_delivery>,
+  /// A job's delivery log, oldest attempt first; fails with job_not_found
+  /// for an unknown job.
+  caf::replies_to<deliveries_atom, int64_t>::with<std::vector<webhook_delivery>>,
   /// Wake this listener whenever a transaction adds webhook events.
   caf::reacts_to<subscribe_atom, outbox_listener_actor>,
   /// Send this listener every job transition once it is committed.

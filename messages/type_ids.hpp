@@ -57,6 +57,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(foreman, caf::first_custom_type_id + 1000)
   CAF_ADD_TYPE_ID(foreman, (foreman::live_state))
   CAF_ADD_TYPE_ID(foreman, (foreman::sse_event))
   CAF_ADD_TYPE_ID(foreman, (foreman::job_progress))
+  CAF_ADD_TYPE_ID(foreman, (foreman::webhook_delivery))
+  CAF_ADD_TYPE_ID(foreman, (std::vector<foreman::webhook_delivery>))
 
   // Store
   CAF_ADD_ATOM(foreman, foreman, insert_atom, "insert")
@@ -68,8 +70,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(foreman, caf::first_custom_type_id + 1000)
   CAF_ADD_ATOM(foreman, foreman, artifacts_atom, "artifacts")
   CAF_ADD_ATOM(foreman, foreman, artifact_atom, "artifact")
   CAF_ADD_ATOM(foreman, foreman, outbox_atom, "outbox")
-  CAF_ADD_ATOM(foreman, foreman, delivered_atom, "delivered")
-  CAF_ADD_ATOM(foreman, foreman, postpone_atom, "postpone")
+  CAF_ADD_ATOM(foreman, foreman, deliveries_atom, "deliveries")
   CAF_ADD_ATOM(foreman, foreman, subscribe_atom, "subscribe")
   // Worker
   CAF_ADD_ATOM(foreman, foreman, submit_atom, "submit")

@@ -216,6 +216,10 @@ std::variant<job_path, request_problem> parse_job_path(std::string_view path) {
     result.artifact_name = std::string{tail.substr(artifacts.size() + 1)};
     return result;
   }
+  if (tail == "/webhooks") {
+    result.what = job_path::target::webhooks;
+    return result;
+  }
   return request_problem{404, "404 page not found"};
 }
 
@@ -250,6 +254,25 @@ std::string artifacts_json(int64_t job_id, const std::vector<artifact_info>& lis
            + ",\"url\":" + json_quote(artifact_path(job_id, x.name)) + "}";
   }
   return out + "]}";
+}
+
+std::string deliveries_json(const std::vector<webhook_delivery>& log) {
+  std::vector<std::string> items;
+  for (auto& x : log)
+    items.push_back(
+      object_writer{}
+        .add("event_id", std::to_string(x.event_seq))
+        .add_string("state", to_string(x.state))
+        .add_string("url", x.url)
+        .add("attempt", std::to_string(x.attempt))
+        .add_string("outcome", to_string(x.outcome))
+        .add("http_status", x.http_status > 0 ? std::to_string(x.http_status) : "null")
+        .add("error", x.error.empty() ? "null" : json_quote(x.error))
+        .add_string("at", rfc3339_utc(x.at_ms))
+        .add("next_attempt_at",
+             x.next_attempt_ms > 0 ? json_quote(rfc3339_utc(x.next_attempt_ms)) : "null")
+        .done());
+  return "{\"deliveries\":" + join_array(items) + "}";
 }
 
 std::string webhook_event_json(const webhook_event& x,

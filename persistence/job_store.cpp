@@ -102,6 +102,21 @@ const char* const migrations[] = {
   "  attempt INTEGER NOT NULL,"
   "  created_at INTEGER NOT NULL);"
   "CREATE INDEX event_journal_by_time ON event_journal(created_at);",
+  // 7: each job's webhook delivery attempts, kept after their outbox event
+  // is gone (the newest job_store::delivery_log_size of each job).
+  "CREATE TABLE webhook_deliveries ("
+  "  id INTEGER PRIMARY KEY,"
+  "  job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,"
+  "  event_seq INTEGER NOT NULL,"
+  "  state TEXT NOT NULL,"
+  "  url TEXT NOT NULL,"
+  "  attempt INTEGER NOT NULL,"
+  "  http_status INTEGER NOT NULL DEFAULT 0,"
+  "  error TEXT NOT NULL DEFAULT '',"
+  "  outcome TEXT NOT NULL,"
+  "  created_at INTEGER NOT NULL,"
+  "  next_attempt_at INTEGER NOT NULL DEFAULT 0);"
+  "CREATE INDEX webhook_deliveries_by_job ON webhook_deliveries(job_id, id);",
 };
 
 static_assert(sizeof(migrations) / sizeof(migrations[0])
@@ -209,6 +224,22 @@ const std::string postpone_event_sql
   = "UPDATE webhook_outbox SET deliveries = deliveries + 1, "
     "next_attempt_at = ?2 WHERE seq = ?1";
 const std::string count_events_sql = "SELECT count(*) FROM webhook_outbox";
+
+// -- webhook delivery log ------------------------------------------------------
+
+const std::string insert_delivery_sql
+  = "INSERT INTO webhook_deliveries (job_id, event_seq, state, url, attempt, "
+    "http_status, error, outcome, created_at, next_attempt_at) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+// Everything older than the job's newest ?2 attempts (an index range).
+const std::string prune_deliveries_sql
+  = "DELETE FROM webhook_deliveries WHERE job_id = ?1 AND id <= "
+    "(SELECT id FROM webhook_deliveries WHERE job_id = ?1 "
+    "ORDER BY id DESC LIMIT 1 OFFSET ?2)";
+const std::string job_deliveries_sql
+  = "SELECT event_seq, job_id, state, url, attempt, http_status, error, outcome, "
+    "created_at, next_attempt_at FROM webhook_deliveries WHERE job_id = ?1 "
+    "ORDER BY id";
 
 // -- event journal -------------------------------------------------------------
 
@@ -864,6 +895,41 @@ void job_store::event_delivered(int64_t seq) {
 
 void job_store::postpone_event(int64_t seq, int64_t next_attempt_ms) {
   impl_->prepared(postpone_event_sql).bind(seq, next_attempt_ms).run();
+}
+
+void job_store::record_delivery(const webhook_delivery& attempt) {
+  impl_->transaction([&] {
+    impl_->prepared(insert_delivery_sql)
+      .bind(attempt.job_id, attempt.event_seq, to_string(attempt.state), attempt.url,
+            attempt.attempt, attempt.http_status, attempt.error,
+            to_string(attempt.outcome), attempt.at_ms, attempt.next_attempt_ms)
+      .run();
+    impl_->prepared(prune_deliveries_sql).bind(attempt.job_id, delivery_log_size).run();
+    if (attempt.outcome == delivery_outcome::retrying)
+      postpone_event(attempt.event_seq, attempt.next_attempt_ms);
+    else
+      event_delivered(attempt.event_seq);
+  });
+}
+
+std::vector<webhook_delivery> job_store::deliveries(int64_t job_id) {
+  std::vector<webhook_delivery> log;
+  auto& q = impl_->prepared(job_deliveries_sql).bind(job_id);
+  while (q.step()) {
+    webhook_delivery x;
+    x.event_seq = q.integer(0);
+    x.job_id = q.integer(1);
+    x.state = parse_job_state(q.text(2)).value_or(job_state::failed);
+    x.url = q.text(3);
+    x.attempt = static_cast<int32_t>(q.integer(4));
+    x.http_status = static_cast<int32_t>(q.integer(5));
+    x.error = q.text(6);
+    x.outcome = parse_delivery_outcome(q.text(7)).value_or(delivery_outcome::given_up);
+    x.at_ms = q.integer(8);
+    x.next_attempt_ms = q.integer(9);
+    log.push_back(std::move(x));
+  }
+  return log;
 }
 
 int64_t job_store::pending_events() {

@@ -137,9 +137,15 @@ BOOST_AUTO_TEST_CASE(webhook_messages_roundtrip) {
   check_roundtrip(webhook_batch{{event}, 1700000000999});
   check_roundtrip(outbox_atom_v, int64_t{1700000000000}, int32_t{64},
                   int64_t{65536});
-  check_roundtrip(delivered_atom_v, int64_t{9});
-  check_roundtrip(postpone_atom_v, int64_t{9}, int64_t{1700000001000}, false);
-  check_roundtrip(webhook_attempt{9, 42, false, "connection refused"});
+  check_roundtrip(webhook_attempt{9, 42, job_state::done, "http://127.0.0.1:9/hook",
+                                  false, 0, "connection refused"});
+  auto retried = webhook_delivery{9, 42, job_state::done, "http://127.0.0.1:9/hook", 2,
+                                  503, "the receiver answered 503",
+                                  delivery_outcome::retrying, 1700000000500,
+                                  1700000001000};
+  check_roundtrip(retried);
+  check_roundtrip(deliveries_atom_v, int64_t{42});
+  check_roundtrip(std::vector<webhook_delivery>{retried, retried});
   check_roundtrip(wake_atom_v);
 }
 

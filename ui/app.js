@@ -346,10 +346,26 @@ async function showDetail(id) {
       button.addEventListener('click', () => download(a));
       artifacts.append(el('li', {}, button));
     }
+  await showDeliveries(id, job);
   const section = $('detail');
   const opening = section.hidden;
   section.hidden = false;
   if (opening) section.focus();
+}
+
+async function showDeliveries(id, job) {
+  const res = await api('GET', '/jobs/' + id + '/webhooks');
+  const deliveries = res.ok ? (await res.json()).deliveries : [];
+  const time = (text) => new Date(text).toLocaleTimeString();
+  $('detail-webhooks').tBodies[0].replaceChildren(...deliveries.map((d) => el('tr', {}, ...[
+    String(d.event_id), d.state, String(d.attempt),
+    d.outcome + (d.next_attempt_at ? ' (next at ' + time(d.next_attempt_at) + ')' : ''),
+    d.http_status ? String(d.http_status) : d.error, time(d.at),
+  ].map((text) => el('td', { textContent: text })))));
+  $('detail-webhooks-wrap').hidden = deliveries.length === 0;
+  $('detail-webhooks-none').hidden = deliveries.length > 0;
+  $('detail-webhooks-none').textContent = job.state_webhook_url
+    ? 'No delivery attempted yet.' : 'This job has no webhook.';
 }
 
 // Artifacts may need the key, which a plain link cannot send.
