@@ -500,7 +500,11 @@ private:
   /// GET /events: an event subscriber actor owns the stream from here on.
   void subscribe_events(const net::http_request& req, const net::caller& who,
                         const exchange_ptr& out) {
+    auto query = net::parse_events_query(req.query);
+    if (auto problem = std::get_if<net::request_problem>(&query))
+      return send_error(*out, api_dialect::ollama, problem->status, problem->message);
     event_subscriber_config config;
+    config.history = std::get<net::events_query>(query).history;
     config.owner = who.admin ? "" : who.identity;
     config.last_event_id = net::parse_last_event_id(req.header("Last-Event-ID"));
     config.target_url = config_.target.origin();

@@ -210,6 +210,13 @@ store(store_pointer self,
       commit_open_batch(self);
       return guarded([&] { return self->state.db->snapshot(recent, running_id); });
     },
+    [=](history_atom, int64_t window_ms, int64_t until_seq, const std::string& owner) {
+      return guarded([&] {
+        // This clock stamped every transition, so minutes count back from it.
+        auto now = wall_ms(self);
+        return self->state.db->history(now - window_ms, now, until_seq, owner);
+      });
+    },
     [=](depth_atom) {
       return guarded([&] { return self->state.db->queue_depths(); });
     },

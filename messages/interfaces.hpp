@@ -75,6 +75,10 @@ using store_actor = caf::typed_actor<
   /// The queue, the recent jobs the query lists and the running job (0 =
   /// none), read at one point of the journal.
   caf::replies_to<snapshot_atom, job_query, int64_t>::with<event_snapshot>,
+  /// The journal's history of the last given milliseconds; its loads and
+  /// first starts only up to the given sequence number and of the given
+  /// owner's jobs (empty = everyone's).
+  caf::replies_to<history_atom, int64_t, int64_t, std::string>::with<journal_history>,
   /// Non-terminal jobs counted by model and state.
   caf::replies_to<depth_atom>::with<std::vector<queue_depth>>,
   /// Whether the database answers and its file is in place: "" when

@@ -59,6 +59,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(foreman, caf::first_custom_type_id + 1000)
   CAF_ADD_TYPE_ID(foreman, (foreman::job_progress))
   CAF_ADD_TYPE_ID(foreman, (foreman::webhook_delivery))
   CAF_ADD_TYPE_ID(foreman, (std::vector<foreman::webhook_delivery>))
+  CAF_ADD_TYPE_ID(foreman, (foreman::minute_activity))
+  CAF_ADD_TYPE_ID(foreman, (foreman::model_load))
+  CAF_ADD_TYPE_ID(foreman, (foreman::journal_history))
 
   // Store
   CAF_ADD_ATOM(foreman, foreman, insert_atom, "insert")
@@ -101,5 +104,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(foreman, caf::first_custom_type_id + 1000)
   // Event stream
   CAF_ADD_ATOM(foreman, foreman, journal_atom, "journal")
   CAF_ADD_ATOM(foreman, foreman, snapshot_atom, "snapshot")
+  CAF_ADD_ATOM(foreman, foreman, history_atom, "history")
 
 CAF_END_TYPE_ID_BLOCK(foreman)

@@ -152,15 +152,10 @@ parse_job_submission(std::string_view body, const webhook_policy& policy) {
 std::variant<job_query, request_problem> parse_job_query(std::string_view query) {
   job_query result;
   result.limit = default_page_size;
-  Poco::URI::QueryParameters params;
-  try {
-    Poco::URI uri;
-    uri.setRawQuery(std::string{query});
-    params = uri.getQueryParameters();
-  } catch (const Poco::Exception& e) {
-    return bad("invalid query string: " + e.message());
-  }
-  for (auto& [name, value] : params) {
+  auto parsed = parse_query_string(query);
+  if (auto problem = std::get_if<request_problem>(&parsed))
+    return *problem;
+  for (auto& [name, value] : std::get<query_parameters>(parsed)) {
     if (name == "state") {
       auto state = parse_job_state(value);
       if (!state)

@@ -259,13 +259,32 @@ const std::string requeue_journal_sql
 // Both bounds are index ranges (the key and created_at).
 const std::string prune_journal_sql
   = "DELETE FROM event_journal WHERE seq <= ?1 OR created_at < ?2";
+/// True for the jobs of the owner bound to `param` (client equal to it or
+/// under it, "owner/..."), and for every job when it is empty.
+std::string owned_by(const std::string& param) {
+  return "(" + param + " = '' OR j.client = " + param + " OR substr(j.client, 1, length("
+         + param + ") + 1) = " + param + " || '/')";
+}
 const std::string journal_after_sql
   = "SELECT e.seq, e.job_id, e.state, e.previous_state, e.created_at, "
     "e.attempt, j.model, " + result_of("j.id") + ", j.error, j.kind, j.client, j.priority, "
     "j.created_at FROM event_journal e JOIN jobs j ON j.id = e.job_id "
-    "WHERE e.seq > ?1 AND (?3 = '' OR j.client = ?3 "
-    "OR substr(j.client, 1, length(?3) + 1) = ?3 || '/') "
-    "ORDER BY e.seq LIMIT ?2";
+    "WHERE e.seq > ?1 AND " + owned_by("?3") + " ORDER BY e.seq LIMIT ?2";
+const std::string journal_oldest_time_sql = "SELECT min(created_at) FROM event_journal";
+// Minutes counted back from ?2 (a transition stamped at ?2 is in minute 0),
+// through the time index.
+const std::string journal_minutes_sql
+  = "SELECT max(0, (?2 - created_at) / 60000) AS ago, sum(state = 'queued'), "
+    "sum(previous_state = 'queued'), sum(state IN ('done', 'failed', 'cancelled')) "
+    "FROM event_journal WHERE created_at >= ?1 GROUP BY ago ORDER BY ago";
+// Loads, and starts with the time since the job was created (a first start
+// left the queue on attempt 1).
+const std::string journal_starts_sql
+  = "SELECT e.state = 'loading', e.created_at, j.model, "
+    "e.previous_state = 'queued' AND e.attempt = 1, e.created_at - j.created_at "
+    "FROM event_journal e JOIN jobs j ON j.id = e.job_id "
+    "WHERE e.created_at >= ?1 AND e.seq <= ?2 AND e.state IN ('loading', 'working') "
+    "AND " + owned_by("?3") + " ORDER BY e.seq";
 const std::string journal_oldest_sql = "SELECT min(seq) FROM event_journal";
 const std::string journal_newest_sql
   = "SELECT coalesce((SELECT seq FROM sqlite_sequence "
@@ -984,6 +1003,28 @@ event_snapshot job_store::snapshot(const job_query& recent, int64_t running_id) 
   if (running_id > 0)
     if (auto x = impl_->find(running_id))
       result.running.push_back(std::move(*x));
+  return result;
+}
+
+journal_history job_store::history(int64_t since_ms, int64_t now_ms, int64_t until_seq,
+                                   const std::string& owner) {
+  journal_history result;
+  result.to_ms = now_ms;
+  result.queued_now = count_in_state(job_state::queued);
+  auto& oldest = impl_->prepared(journal_oldest_time_sql).bind();
+  oldest.step();
+  result.from_ms = oldest.is_null(0) ? now_ms : std::max(since_ms, oldest.integer(0));
+  auto& minutes = impl_->prepared(journal_minutes_sql).bind(result.from_ms, now_ms);
+  while (minutes.step())
+    result.minutes.push_back(minute_activity{minutes.integer(0), minutes.integer(1),
+                                             minutes.integer(2), minutes.integer(3)});
+  auto& starts = impl_->prepared(journal_starts_sql).bind(result.from_ms, until_seq, owner);
+  while (starts.step()) {
+    if (starts.integer(0) != 0)
+      result.loads.push_back(model_load{starts.integer(1), starts.text(2)});
+    if (starts.integer(3) != 0)
+      result.first_waits_ms.push_back(starts.integer(4));
+  }
   return result;
 }
 

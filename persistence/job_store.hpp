@@ -160,6 +160,12 @@ public:
   /// journal's newest sequence number.
   event_snapshot snapshot(const job_query& recent, int64_t running_id);
 
+  /// The journal's history from `since_ms` to `now_ms` (see
+  /// journal_history): queue activity by minute of every job, loads and
+  /// first starts of `owner`'s jobs (empty = everyone's) up to `until_seq`.
+  journal_history history(int64_t since_ms, int64_t now_ms, int64_t until_seq,
+                          const std::string& owner);
+
   int64_t count_in_state(job_state state);
 
   /// Non-terminal jobs counted by model key and state.

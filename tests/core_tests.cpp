@@ -18,6 +18,7 @@
 #include "core/log.hpp"
 #include "core/metrics_registry.hpp"
 #include "core/model_name.hpp"
+#include "core/queue_history.hpp"
 #include "core/queue_index.hpp"
 #include "core/scheduling_policy.hpp"
 #include "core/settings.hpp"
@@ -964,6 +965,36 @@ BOOST_AUTO_TEST_CASE(tokens_count_chunks_until_the_final_chunk_says_how_many) {
   BOOST_TEST(!uncounted.add(R"({"message":{"content":"Hi"},"done":false})"));
   BOOST_TEST(!uncounted.add(R"({"message":{"content":""},"done":true})"));
   BOOST_TEST(uncounted.tokens() == 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(queue_history)
+
+BOOST_AUTO_TEST_CASE(the_queue_is_rebuilt_a_minute_at_a_time_back_from_now) {
+  journal_history history;
+  history.to_ms = 630000;
+  history.from_ms = history.to_ms - 200000; // room for three minutes back
+  history.queued_now = 5;
+  // The last minute: one job queued, two left the queue, three ended; two
+  // minutes before it, four queued.
+  history.minutes = {{0, 1, 2, 3}, {2, 4, 0, 0}};
+  auto samples = queue_samples(history);
+  BOOST_REQUIRE_EQUAL(samples.size(), 4u);
+  std::vector<int64_t> times, queued, ended;
+  for (auto& x : samples) {
+    times.push_back(x.at_ms);
+    queued.push_back(x.queued);
+    ended.push_back(x.jobs_per_minute);
+  }
+  BOOST_TEST(times == (std::vector<int64_t>{450000, 510000, 570000, 630000}));
+  BOOST_TEST(queued == (std::vector<int64_t>{2, 6, 6, 5}));
+  BOOST_TEST(ended == (std::vector<int64_t>{0, 0, 0, 3}));
+  // A history without a past has the present only.
+  history.from_ms = history.to_ms;
+  history.minutes.clear();
+  BOOST_TEST(queue_samples(history).size() == 1u);
+  BOOST_TEST(queue_samples(history).front().queued == 5);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -30,11 +30,12 @@ struct sse_frame {
 /// Reads GET /events on a thread of its own and keeps every frame.
 class sse_reader {
 public:
-  sse_reader(const std::string& base, const http_headers& headers = {}) {
-    thread_ = std::thread([this, base, headers] {
+  sse_reader(const std::string& base, const http_headers& headers = {},
+             const std::string& query = "") {
+    thread_ = std::thread([this, base, headers, query] {
       try {
         auto res = http_stream_lines(
-          "GET", base + "/events", "",
+          "GET", base + "/events" + query, "",
           [this](const std::string& line) { return take(line); }, headers,
           std::chrono::seconds{60});
         status_ = res.status;
@@ -278,6 +279,46 @@ BOOST_AUTO_TEST_CASE(a_streamed_job_reports_its_growing_token_count) {
   BOOST_TEST(counts.front() < 22);
   // At most one report per 250 ms: far fewer reports than tokens.
   BOOST_TEST(counts.size() <= 8u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_history_after_the_snapshot_counts_what_ran_before,
+                        events_fixture) {
+  auto before = post_job(*this, "llama3.2");
+  BOOST_REQUIRE(eventually([&] { return state_of(before) == "done"; }));
+  sse_reader events{base, {}, "?history=1"};
+  BOOST_REQUIRE(eventually([&] { return !events.named("history").empty(); }));
+  auto opening = events.frames();
+  BOOST_REQUIRE(opening.size() >= 4u);
+  BOOST_TEST(opening.at(2).name == "snapshot");
+  BOOST_TEST(opening.at(3).name == "history");
+  BOOST_TEST(opening.at(3).id.empty());
+  auto history = parse_json(opening.at(3).data);
+  // The job that ran before the stream opened: queued and ended within the
+  // last minute, its model loaded once, its wait before starting counted.
+  auto queue = history->getArray("queue");
+  BOOST_REQUIRE(queue->size() >= 1u);
+  auto now = queue->getObject(static_cast<unsigned>(queue->size() - 1));
+  BOOST_TEST(now->getValue<std::string>("timestamp") == history->getValue<std::string>("to"));
+  BOOST_TEST(now->getValue<int64_t>("queued") == 0);
+  BOOST_TEST(now->getValue<int64_t>("jobs_per_minute") == 1);
+  BOOST_TEST(history->getValue<std::string>("from") <= history->getValue<std::string>("to"));
+  auto loads = history->getArray("loads");
+  BOOST_REQUIRE_EQUAL(loads->size(), 1u);
+  BOOST_TEST(loads->getObject(0)->getValue<std::string>("model") == "llama3.2");
+  auto waits = history->getArray("waits_ms");
+  BOOST_REQUIRE_EQUAL(waits->size(), 1u);
+  BOOST_TEST(waits->getElement<int64_t>(0) >= 0);
+  // A job after the snapshot comes live only: one history per stream.
+  auto after = post_job(*this, "qwen2.5");
+  BOOST_REQUIRE(eventually([&] { return events.saw_state(after, "done"); }));
+  BOOST_TEST(events.named("history").size() == 1u);
+  BOOST_TEST(events.job_events(before).empty());
+  // Without asking there is none; anything else in the query is refused.
+  sse_reader plain{base};
+  BOOST_REQUIRE(eventually([&] { return !plain.named("snapshot").empty(); }));
+  BOOST_TEST(plain.named("history").empty());
+  for (auto query : {"?history=2", "?since=0", "?history=1&x=1"})
+    BOOST_TEST(http_request("GET", base + "/events" + query).status == 400, query);
 }
 
 const std::string alice_key = "alice-key-0123456789";

@@ -173,6 +173,11 @@ BOOST_AUTO_TEST_CASE(event_stream_messages_roundtrip) {
   check_roundtrip(live_state{worker_status{"working", 42},
                              target_health{true, "", true, {"all-minilm:latest"}}});
   check_roundtrip(sse_event{12, "job", "{}"});
+  check_roundtrip(history_atom_v, int64_t{3600000}, int64_t{13}, std::string{});
+  check_roundtrip(journal_history{1700000000000, 1700003600000, 4,
+                                  {{0, 2, 1, 1}, {17, 0, 3, 3}},
+                                  {{1700000001000, "llama3.2"}},
+                                  {250, 1200}});
 }
 
 BOOST_AUTO_TEST_CASE(target_messages_roundtrip) {

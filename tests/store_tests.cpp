@@ -11,6 +11,7 @@
 
 #include "actors/store.hpp"
 #include "core/clock.hpp"
+#include "core/queue_history.hpp"
 #include "core/queue_index.hpp"
 #include "messages/add_message_types.hpp"
 #include "messages/errors.hpp"
@@ -750,6 +751,51 @@ BOOST_AUTO_TEST_CASE(every_job_transition_is_journaled_and_handed_out_once_commi
   BOOST_TEST(db->journal_after(1, 10, "alice").events.size() == 2u);
   // The journal never handed out a later id.
   BOOST_TEST(!db->journal_after(4, 10, "").complete);
+}
+
+BOOST_AUTO_TEST_CASE(the_history_counts_the_queue_by_minute_and_the_starts_seen) {
+  auto alices = chat_spec("llama3.2");
+  alices.client = "alice";
+  auto a = db->insert(alices, 1000).id;
+  auto b = db->insert(chat_spec("qwen2.5"), 2000).id;
+  db->apply({a, job_state::loading, "", true}, 61000);
+  db->apply({a, job_state::working, "", false}, 62000);
+  db->complete({a, "application/json", "{}"}, 63000);
+  db->apply({b, job_state::working, "", true}, 130000);
+  auto all = db->history(0, 150000, 6, "");
+  BOOST_TEST(all.from_ms == 1000); // the journal's oldest event
+  BOOST_TEST(all.to_ms == 150000);
+  BOOST_TEST(all.queued_now == 0);
+  BOOST_REQUIRE_EQUAL(all.loads.size(), 1u);
+  BOOST_TEST(all.loads[0].at_ms == 61000);
+  BOOST_TEST(all.loads[0].model == "llama3.2");
+  BOOST_TEST(all.first_waits_ms == (std::vector<int64_t>{60000, 128000}));
+  // Back from 150 s a minute at a time: both queued at 30 s, one at 90 s
+  // (the other ended within the minute before), none now.
+  std::vector<int64_t> times, queued, ended;
+  for (auto& x : queue_samples(all)) {
+    times.push_back(x.at_ms);
+    queued.push_back(x.queued);
+    ended.push_back(x.jobs_per_minute);
+  }
+  BOOST_TEST(times == (std::vector<int64_t>{30000, 90000, 150000}));
+  BOOST_TEST(queued == (std::vector<int64_t>{2, 1, 0}));
+  BOOST_TEST(ended == (std::vector<int64_t>{0, 1, 0}));
+  // Starts after the snapshot's point and other owners' starts are left
+  // out; the queue's minutes are everyone's.
+  BOOST_TEST(db->history(0, 150000, 5, "").first_waits_ms
+             == (std::vector<int64_t>{60000}));
+  auto alice = db->history(0, 150000, 6, "alice");
+  BOOST_TEST(alice.first_waits_ms == (std::vector<int64_t>{60000}));
+  BOOST_TEST(alice.minutes.size() == all.minutes.size());
+  auto bob = db->history(0, 150000, 6, "bob");
+  BOOST_TEST(bob.loads.empty());
+  BOOST_TEST(bob.first_waits_ms.empty());
+  // A shorter stretch starts later.
+  auto recent = db->history(100000, 150000, 6, "");
+  BOOST_TEST(recent.from_ms == 100000);
+  BOOST_TEST(recent.loads.empty());
+  BOOST_TEST(queue_samples(recent).size() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(the_journal_is_pruned_by_count_and_age) {

@@ -84,7 +84,8 @@ async function openStream() {
   const headers = authHeaders();
   if (model.lastEventId) headers['Last-Event-ID'] = model.lastEventId;
   try {
-    const res = await fetch('/events', { headers, signal: streamAbort.signal });
+    // A stream that starts over (no resumable id) opens with the last hour.
+    const res = await fetch('/events?history=1', { headers, signal: streamAbort.signal });
     if (res.status === 401) return askForKey('The key was refused.');
     if (!res.ok) throw new Error('GET /events answered ' + res.status);
     $('connection').textContent = 'live';
@@ -118,8 +119,8 @@ function takeFrame(text) {
   }
   if (id) model.lastEventId = id;
   const payload = JSON.parse(data);
-  const handlers = { snapshot: onSnapshot, job: onJob, worker: onWorker, target: onTarget,
-                     stats: onStats, progress: onProgress };
+  const handlers = { snapshot: onSnapshot, history: onHistory, job: onJob, worker: onWorker,
+                     target: onTarget, stats: onStats, progress: onProgress };
   if (handlers[name]) handlers[name](payload);
   scheduleRender();
 }
@@ -150,6 +151,21 @@ async function onSnapshot(snapshot) {
   scheduleRender();
 }
 
+function countWait(seconds) {
+  model.waits[WAIT_BUCKETS.findIndex(([, limit]) => seconds < limit)] += 1;
+}
+
+// The charts start from the hour the journal holds up to the snapshot; the
+// live events carry on from there.
+function onHistory(history) {
+  model.stats = history.queue.map((x) => ({
+    t: Date.parse(x.timestamp) / 1000, queued: x.queued, jobs_per_minute: x.jobs_per_minute,
+  }));
+  model.loads = history.loads.map((x) => ({ t: Date.parse(x.timestamp), model: x.model }));
+  model.waits = WAIT_BUCKETS.map(() => 0);
+  for (const ms of history.waits_ms) countWait(ms / 1000);
+}
+
 function onJob(event) {
   const t = Date.parse(event.timestamp);
   const job = {
@@ -158,10 +174,7 @@ function onJob(event) {
   };
   if ((event.state === 'loading' || event.state === 'working') && event.previous_state === 'queued') {
     job.started_ms = t;
-    if (event.attempt === 1) {
-      const waited = (t - job.created_ms) / 1000;
-      model.waits[WAIT_BUCKETS.findIndex(([, limit]) => waited < limit)] += 1;
-    }
+    if (event.attempt === 1) countWait((t - job.created_ms) / 1000);
   }
   if (event.state === 'loading') model.loads.push({ t, model: event.model });
   remember(job);
