@@ -93,6 +93,13 @@ caf::error as_error(const store_error& e) {
   return make_error(foreman_errc::store_failure, e.what());
 }
 
+/// Throws job_not_found_error unless the job is stored: an unknown job's
+/// lists are not empty but missing.
+void require_job(store_pointer self, int64_t job_id) {
+  if (!self->state.db->find(job_id))
+    throw job_not_found_error{"job " + std::to_string(job_id) + " not found"};
+}
+
 /// Runs a database call, turning the store's exceptions into errors.
 template <class F>
 auto guarded(F call) -> caf::result<decltype(call())> {
@@ -151,9 +158,7 @@ store(store_pointer self,
     },
     [=](artifacts_atom, int64_t job_id) {
       return guarded([&] {
-        if (!self->state.db->find(job_id))
-          throw job_not_found_error{"job " + std::to_string(job_id)
-                                    + " not found"};
+        require_job(self, job_id);
         return self->state.db->artifacts(job_id);
       });
     },
@@ -188,9 +193,7 @@ store(store_pointer self,
       // Readers see committed attempts only.
       commit_open_batch(self);
       return guarded([&] {
-        if (!self->state.db->find(job_id))
-          throw job_not_found_error{"job " + std::to_string(job_id)
-                                    + " not found"};
+        require_job(self, job_id);
         return self->state.db->deliveries(job_id);
       });
     },
