@@ -31,9 +31,6 @@ struct event_hub_state {
   inventory_actor inventory;
   target_client_actor target;
   std::unordered_map<caf::actor_id, subscription> subscribers;
-  /// The client of each job that is loading or working: who may see its
-  /// progress.
-  std::unordered_map<int64_t, std::string> running_clients;
   live_state last_seen;
   int64_t next_stats_ms = 0;
   /// When jobs ended and models loaded, over the last minute.
@@ -103,16 +100,6 @@ void send_to_viewers(hub_pointer self, const std::string& client, const sse_even
       self->send(sub.handle, event);
 }
 
-/// Keeps the client of each running job, so its progress reaches the same
-/// subscribers as its transitions.
-void track_running(event_hub_state& st, const job_event& event) {
-  auto state = event.transition.state;
-  if (state == job_state::loading || state == job_state::working)
-    st.running_clients[event.transition.job_id] = event.client;
-  else
-    st.running_clients.erase(event.transition.job_id);
-}
-
 event_hub_actor::behavior_type
 event_hub(hub_pointer self, event_hub_config config, store_actor store,
           worker_actor worker, inventory_actor inventory, target_client_actor target) {
@@ -141,16 +128,10 @@ event_hub(hub_pointer self, event_hub_config config, store_actor store,
         st.finishes.push_back(t.at_ms);
       if (t.state == job_state::loading)
         st.loads.push_back(t.at_ms);
-      track_running(st, event);
       send_to_viewers(self, event.client, net::job_sse(event));
     },
     [=](const job_progress& progress) {
-      // The job's working transition arrives first (the store tells the hub
-      // before the worker starts the call); a report outliving the job's
-      // end has no one left to tell.
-      auto i = self->state.running_clients.find(progress.job_id);
-      if (i != self->state.running_clients.end())
-        send_to_viewers(self, i->second, net::progress_sse(progress));
+      send_to_viewers(self, progress.client, net::progress_sse(progress));
     },
     [=](const worker_status& x) {
       auto& seen = self->state.last_seen.worker;

@@ -214,6 +214,7 @@ store(store_pointer self,
       return guarded([&] { return self->state.db->snapshot(recent, running_id); });
     },
     [=](history_atom, int64_t window_ms, int64_t until_seq, const std::string& owner) {
+      commit_open_batch(self);
       return guarded([&] {
         // This clock stamped every transition, so minutes count back from it.
         auto now = wall_ms(self);

@@ -35,6 +35,8 @@ struct exchange {
   /// job they belong to.
   std::optional<job_kind> streamed_kind;
   int64_t job_id = 0;
+  /// The job's client, named in its progress reports.
+  std::string client;
   std::shared_ptr<net::abortable_call> call;
   /// Where the runner sends the chunks it reads: the waiting caller, with no
   /// hop in between.
@@ -69,7 +71,7 @@ constexpr size_t max_idle_runners = 3;
 void report_progress(call_runner_actor::pointer self, const exchange& x,
                      int64_t tokens, bool final) {
   for (auto& listener : x.progress_listeners)
-    self->send(listener, job_progress{x.job_id, tokens, final});
+    self->send(listener, job_progress{x.job_id, x.client, tokens, final});
 }
 
 /// Reads a streamed answer, passing each chunk to the sink as it arrives
@@ -212,8 +214,8 @@ target_client(client_pointer self, target_client_config config) {
       auto reports_progress = streamed && job_id != 0;
       exchange x{"POST", net::target_path(kind), net::target_body(request),
                  self->state.config.read_timeout,
-                 streamed ? std::optional<job_kind>{kind} : std::nullopt, job_id, call,
-                 std::move(sink),
+                 streamed ? std::optional<job_kind>{kind} : std::nullopt, job_id,
+                 request.client, call, std::move(sink),
                  reports_progress ? self->state.progress_listeners
                                   : std::vector<job_progress_listener_actor>{},
                  self->state.config.progress_interval};
@@ -244,7 +246,7 @@ target_client(client_pointer self, target_client_config config) {
     [=](ps_atom) {
       auto rp = self->make_response_promise<std::vector<resident_model>>();
       exchange x{"GET", "/api/ps", "", self->state.config.ps_timeout,
-                 std::nullopt, 0,
+                 std::nullopt, 0, "",
                  std::make_shared<net::abortable_call>(self->state.pool),
                  chunk_sink_actor{}, {}, std::chrono::milliseconds{0}};
       start_exchange(self, std::move(x), [=](target_reply& reply) mutable {

@@ -183,12 +183,12 @@ BOOST_AUTO_TEST_CASE(event_stream_messages_roundtrip) {
 BOOST_AUTO_TEST_CASE(target_messages_roundtrip) {
   check_roundtrip(call_atom_v,
                   target_request{42, target_purpose::load, job_kind::chat, "{}",
-                                 "\"15m\""},
+                                 "\"15m\"", "key-0123456789ab/agent"},
                   chunk_sink_actor{});
   check_roundtrip(target_reply{target_failure::http_status, 500, "{}"});
   check_roundtrip(std::vector<resident_model>{{"a:latest", 17}, {"b:1b", 0}});
   check_roundtrip(abort_atom_v, int64_t{7});
-  check_roundtrip(job_progress{42, 17, true});
+  check_roundtrip(job_progress{42, "key-0123456789ab/agent", 17, true});
   check_roundtrip(ps_atom_v);
   check_roundtrip(loaded_atom_v, std::string{"a:latest"});
   check_roundtrip(unloaded_atom_v, std::string{"a:latest"});
