@@ -29,6 +29,7 @@ struct event_hub_state {
   store_actor store;
   worker_actor worker;
   inventory_actor inventory;
+  target_client_actor target;
   std::unordered_map<caf::actor_id, subscription> subscribers;
   live_state last_seen;
   int64_t next_stats_ms = 0;
@@ -91,19 +92,30 @@ void poll(hub_pointer self) {
   self->delayed_send(self, st.config.poll_interval, poll_atom_v);
 }
 
+/// Sends an event about a job to the subscribers allowed to see the jobs of
+/// `client`.
+void send_to_viewers(hub_pointer self, const std::string& client, const sse_event& event) {
+  for (auto& [id, sub] : self->state.subscribers)
+    if (sub.viewer.owns(client))
+      self->send(sub.handle, event);
+}
+
 event_hub_actor::behavior_type
 event_hub(hub_pointer self, event_hub_config config, store_actor store,
-          worker_actor worker, inventory_actor inventory) {
+          worker_actor worker, inventory_actor inventory, target_client_actor target) {
   auto& st = self->state;
   st.config = std::move(config);
   st.store = std::move(store);
   st.worker = std::move(worker);
   st.inventory = std::move(inventory);
+  st.target = std::move(target);
   st.last_seen.target.problem = "not checked yet";
   st.next_stats_ms = now_unix_ms() + st.config.stats_interval.count();
   self->send(st.store, subscribe_atom_v, caf::actor_cast<job_event_listener_actor>(self));
   self->send(st.worker, subscribe_atom_v,
              caf::actor_cast<worker_status_listener_actor>(self));
+  self->send(st.target, subscribe_atom_v,
+             caf::actor_cast<job_progress_listener_actor>(self));
   self->set_down_handler([=](const caf::down_msg& down) {
     self->state.subscribers.erase(down.source.id());
   });
@@ -116,10 +128,10 @@ event_hub(hub_pointer self, event_hub_config config, store_actor store,
         st.finishes.push_back(t.at_ms);
       if (t.state == job_state::loading)
         st.loads.push_back(t.at_ms);
-      auto sse = net::job_sse(event);
-      for (auto& [id, sub] : st.subscribers)
-        if (sub.viewer.owns(event.client))
-          self->send(sub.handle, sse);
+      send_to_viewers(self, event.client, net::job_sse(event));
+    },
+    [=](const job_progress& progress) {
+      send_to_viewers(self, progress.client, net::progress_sse(progress));
     },
     [=](const worker_status& x) {
       auto& seen = self->state.last_seen.worker;
@@ -143,9 +155,9 @@ event_hub(hub_pointer self, event_hub_config config, store_actor store,
 
 event_hub_actor spawn_event_hub(caf::actor_system& sys, event_hub_config config,
                                 store_actor store, worker_actor worker,
-                                inventory_actor inventory) {
+                                inventory_actor inventory, target_client_actor target) {
   return sys.spawn(event_hub, std::move(config), std::move(store), std::move(worker),
-                   std::move(inventory));
+                   std::move(inventory), std::move(target));
 }
 
 } // namespace foreman

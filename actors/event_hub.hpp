@@ -22,12 +22,13 @@ struct event_hub_config {
 };
 
 /// Spawns the EVENT HUB actor: it listens to the store's committed job
-/// transitions and the worker's changes, reads the target's state, and
-/// counts the last minute's jobs and loads; each event goes to every
-/// subscriber allowed to see it (actors/event_subscriber.hpp). It holds no
-/// connection itself, so a slow subscriber never slows the others.
+/// transitions, the worker's changes and the target client's progress
+/// reports of running jobs, reads the target's state, and counts the last
+/// minute's jobs and loads; each event goes to every subscriber allowed to
+/// see it (actors/event_subscriber.hpp). It holds no connection itself, so
+/// a slow subscriber never slows the others.
 event_hub_actor spawn_event_hub(caf::actor_system& sys, event_hub_config config,
                                 store_actor store, worker_actor worker,
-                                inventory_actor inventory);
+                                inventory_actor inventory, target_client_actor target);
 
 } // namespace foreman

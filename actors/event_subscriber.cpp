@@ -24,6 +24,9 @@ constexpr int32_t replay_page_size = 256;
 /// Jobs a snapshot lists.
 constexpr int32_t snapshot_jobs = 50;
 
+/// How far back a history reaches: the dashboard's charts show an hour.
+constexpr int64_t history_ms = 60 * 60 * 1000;
+
 constexpr auto store_timeout = std::chrono::seconds{10};
 
 struct event_subscriber_state {
@@ -77,6 +80,31 @@ void fail(subscriber_pointer self, const caf::error& err) {
   self->quit();
 }
 
+/// Writes the stream's opening (the snapshot, with the history when asked
+/// for), then the live events held meanwhile that the snapshot does not
+/// reflect.
+void start_live_after(subscriber_pointer self, const std::vector<sse_event>& opening,
+                      int64_t snapshot_seq) {
+  for (auto& frame : opening)
+    write_frame(self, frame);
+  self->state.written_seq = snapshot_seq;
+  go_live(self);
+}
+
+/// Reads the history up to the point the snapshot reflects (the events
+/// after it come live), then starts from both.
+void send_history(subscriber_pointer self, sse_event snapshot) {
+  auto& st = self->state;
+  auto until_seq = snapshot.seq;
+  self->request(st.store, store_timeout, history_atom_v, history_ms, until_seq,
+                st.config.owner)
+    .then(
+      [=](const journal_history& history) {
+        start_live_after(self, {snapshot, net::history_sse(history)}, until_seq);
+      },
+      [=](const caf::error& err) { fail(self, err); });
+}
+
 void send_snapshot(subscriber_pointer self, const live_state& live) {
   auto& st = self->state;
   job_query recent;
@@ -96,9 +124,10 @@ void send_snapshot(subscriber_pointer self, const live_state& live) {
         status.target = live.target;
         status.target_url = st.config.target_url;
         status.embed_model = st.config.embed_model;
-        write_frame(self, net::snapshot_sse(status, snapshot));
-        st.written_seq = snapshot.last_seq;
-        go_live(self);
+        auto frame = net::snapshot_sse(status, snapshot);
+        if (st.config.history)
+          return send_history(self, std::move(frame));
+        start_live_after(self, {frame}, snapshot.last_seq);
       },
       [=](const caf::error& err) { fail(self, err); });
 }

@@ -410,8 +410,9 @@ private:
     });
   }
 
-  /// /jobs/{id}, /jobs/{id}/artifacts and /jobs/{id}/artifacts/{name}: the
-  /// caller's right to the job is checked first (client keys own theirs).
+  /// /jobs/{id}, /jobs/{id}/artifacts, /jobs/{id}/artifacts/{name} and
+  /// /jobs/{id}/webhooks: the caller's right to the job is checked first
+  /// (client keys own theirs).
   void job_resource(const net::http_request& http, const net::caller& who,
                     const exchange_ptr& out) {
     auto parsed = net::parse_job_path(http.path);
@@ -453,6 +454,13 @@ private:
                                  where.job_id, where.artifact_name)
               .then([out](const artifact& x) { out->send(200, x.content_type, x.data); },
                     on_error);
+          case net::job_path::target::webhooks:
+            return self->request(store, job_read_timeout, deliveries_atom_v, where.job_id)
+              .then(
+                [out](const std::vector<webhook_delivery>& log) {
+                  out->send(200, json_type, net::deliveries_json(log));
+                },
+                on_error);
         }
       };
       if (who.admin)
@@ -492,7 +500,11 @@ private:
   /// GET /events: an event subscriber actor owns the stream from here on.
   void subscribe_events(const net::http_request& req, const net::caller& who,
                         const exchange_ptr& out) {
+    auto query = net::parse_events_query(req.query);
+    if (auto problem = std::get_if<net::request_problem>(&query))
+      return send_error(*out, api_dialect::ollama, problem->status, problem->message);
     event_subscriber_config config;
+    config.history = std::get<net::events_query>(query).history;
     config.owner = who.admin ? "" : who.identity;
     config.last_event_id = net::parse_last_event_id(req.header("Last-Event-ID"));
     config.target_url = config_.target.origin();

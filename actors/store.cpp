@@ -93,6 +93,13 @@ caf::error as_error(const store_error& e) {
   return make_error(foreman_errc::store_failure, e.what());
 }
 
+/// Throws job_not_found_error unless the job is stored: an unknown job's
+/// lists are not empty but missing.
+void require_job(store_pointer self, int64_t job_id) {
+  if (!self->state.db->find(job_id))
+    throw job_not_found_error{"job " + std::to_string(job_id) + " not found"};
+}
+
 /// Runs a database call, turning the store's exceptions into errors.
 template <class F>
 auto guarded(F call) -> caf::result<decltype(call())> {
@@ -151,9 +158,7 @@ store(store_pointer self,
     },
     [=](artifacts_atom, int64_t job_id) {
       return guarded([&] {
-        if (!self->state.db->find(job_id))
-          throw job_not_found_error{"job " + std::to_string(job_id)
-                                    + " not found"};
+        require_job(self, job_id);
         return self->state.db->artifacts(job_id);
       });
     },
@@ -172,27 +177,25 @@ store(store_pointer self,
         return self->state.db->due_events(now_ms, limit, inline_limit);
       });
     },
-    [=](delivered_atom, int64_t seq) {
+    [=](const webhook_delivery& attempt) {
       join_batch(self);
       try {
-        self->state.db->event_delivered(seq);
+        self->state.db->record_delivery(attempt);
       } catch (const store_error& e) {
-        // The event stays in the outbox and goes out again: at least once.
-        self->state.config.log.error("store", "cannot drop a delivered event",
-                                     {{"event_id", seq}, {"error", e.what()}});
+        // The event stays in the outbox as it was and goes out again: at
+        // least once.
+        self->state.config.log.error("store", "cannot record a delivery attempt",
+                                     {{"event_id", attempt.event_seq},
+                                      {"error", e.what()}});
       }
     },
-    [=](postpone_atom, int64_t seq, int64_t next_attempt_ms, bool give_up) {
-      join_batch(self);
-      try {
-        if (give_up)
-          self->state.db->event_delivered(seq);
-        else
-          self->state.db->postpone_event(seq, next_attempt_ms);
-      } catch (const store_error& e) {
-        self->state.config.log.error("store", "cannot record a delivery attempt",
-                                     {{"event_id", seq}, {"error", e.what()}});
-      }
+    [=](deliveries_atom, int64_t job_id) {
+      // Readers see committed attempts only.
+      commit_open_batch(self);
+      return guarded([&] {
+        require_job(self, job_id);
+        return self->state.db->deliveries(job_id);
+      });
     },
     [=](subscribe_atom, const outbox_listener_actor& listener) {
       self->state.listeners.push_back(listener);
@@ -209,6 +212,14 @@ store(store_pointer self,
     [=](snapshot_atom, const job_query& recent, int64_t running_id) {
       commit_open_batch(self);
       return guarded([&] { return self->state.db->snapshot(recent, running_id); });
+    },
+    [=](history_atom, int64_t window_ms, int64_t until_seq, const std::string& owner) {
+      commit_open_batch(self);
+      return guarded([&] {
+        // This clock stamped every transition, so minutes count back from it.
+        auto now = wall_ms(self);
+        return self->state.db->history(now - window_ms, now, until_seq, owner);
+      });
     },
     [=](depth_atom) {
       return guarded([&] { return self->state.db->queue_depths(); });

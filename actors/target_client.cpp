@@ -14,6 +14,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "core/log.hpp"
+#include "core/update_throttle.hpp"
 #include "messages/errors.hpp"
 #include "net/api_mapping.hpp"
 #include "net/json_util.hpp"
@@ -34,10 +35,16 @@ struct exchange {
   /// job they belong to.
   std::optional<job_kind> streamed_kind;
   int64_t job_id = 0;
+  /// The job's client, named in its progress reports.
+  std::string client;
   std::shared_ptr<net::abortable_call> call;
   /// Where the runner sends the chunks it reads: the waiting caller, with no
   /// hop in between.
   chunk_sink_actor sink;
+  /// Told how far the stream has come, at most once per progress_interval
+  /// and once at its end.
+  std::vector<job_progress_listener_actor> progress_listeners;
+  std::chrono::milliseconds progress_interval{0};
 };
 
 } // namespace foreman::target_client_detail
@@ -60,11 +67,20 @@ using call_runner_actor
 /// once get runners of their own, which quit when done.
 constexpr size_t max_idle_runners = 3;
 
+/// Tells the progress listeners how many tokens a job's stream has brought.
+void report_progress(call_runner_actor::pointer self, const exchange& x,
+                     int64_t tokens, bool final) {
+  for (auto& listener : x.progress_listeners)
+    self->send(listener, job_progress{x.job_id, x.client, tokens, final});
+}
+
 /// Reads a streamed answer, passing each chunk to the sink as it arrives
-/// and building the whole answer from them.
+/// and building the whole answer from them; the progress listeners hear
+/// the token count now and then, and once the stream has ended.
 target_reply perform_streamed(call_runner_actor::pointer self,
                               const http_url& target, const exchange& x) {
   net::stream_aggregator answer{*x.streamed_kind};
+  update_throttle progress{x.progress_interval};
   std::optional<std::string> problem;
   bool streamed = false;
   auto reply = x.call->perform(target, x.method, x.path, x.body, x.timeout,
@@ -72,11 +88,16 @@ target_reply perform_streamed(call_runner_actor::pointer self,
                                  if (problem)
                                    return;
                                  problem = answer.add(line);
-                                 if (!problem && x.sink) {
+                                 if (problem)
+                                   return;
+                                 if (x.sink) {
                                    self->send(x.sink, job_chunk{x.job_id, line});
                                    streamed = true;
                                  }
+                                 if (progress.admit(std::chrono::steady_clock::now()))
+                                   report_progress(self, x, answer.tokens(), false);
                                });
+  report_progress(self, x, answer.tokens(), true);
   reply.streamed = streamed;
   if (reply.failure != target_failure::none)
     return reply;
@@ -112,6 +133,8 @@ struct target_client_state {
   std::unordered_map<int64_t, std::shared_ptr<net::abortable_call>> calls;
   /// Every call under way, foreman's own included.
   std::unordered_set<std::shared_ptr<net::abortable_call>> in_flight;
+  /// Told how far each streamed run has come.
+  std::vector<job_progress_listener_actor> progress_listeners;
   /// Every runner alive, and those waiting for a call.
   std::vector<call_runner_actor> runners;
   std::vector<call_runner_actor> idle_runners;
@@ -186,11 +209,16 @@ target_client(client_pointer self, target_client_config config) {
         self->state.calls[job_id] = call;
       auto kind = request.kind;
       auto run = request.purpose == target_purpose::run;
+      auto streamed = run && kind != job_kind::embed;
+      // foreman's own calls (job id 0) are nobody's progress.
+      auto reports_progress = streamed && job_id != 0;
       exchange x{"POST", net::target_path(kind), net::target_body(request),
-                 self->state.config.read_timeout, std::nullopt, job_id, call,
-                 std::move(sink)};
-      if (run && kind != job_kind::embed)
-        x.streamed_kind = kind;
+                 self->state.config.read_timeout,
+                 streamed ? std::optional<job_kind>{kind} : std::nullopt, job_id,
+                 request.client, call, std::move(sink),
+                 reports_progress ? self->state.progress_listeners
+                                  : std::vector<job_progress_listener_actor>{},
+                 self->state.config.progress_interval};
       start_exchange(self, std::move(x), [=](target_reply& reply) mutable {
         auto i = self->state.calls.find(job_id);
         if (i != self->state.calls.end() && i->second == call)
@@ -212,12 +240,15 @@ target_client(client_pointer self, target_client_config config) {
         i->second->abort();
       }
     },
+    [=](subscribe_atom, const job_progress_listener_actor& listener) {
+      self->state.progress_listeners.push_back(listener);
+    },
     [=](ps_atom) {
       auto rp = self->make_response_promise<std::vector<resident_model>>();
       exchange x{"GET", "/api/ps", "", self->state.config.ps_timeout,
-                 std::nullopt, 0,
+                 std::nullopt, 0, "",
                  std::make_shared<net::abortable_call>(self->state.pool),
-                 chunk_sink_actor{}};
+                 chunk_sink_actor{}, {}, std::chrono::milliseconds{0}};
       start_exchange(self, std::move(x), [=](target_reply& reply) mutable {
         if (reply.failure != target_failure::none) {
           rp.deliver(make_error(foreman_errc::target_unreachable,

@@ -18,6 +18,9 @@ struct target_client_config {
   std::chrono::milliseconds read_timeout{std::chrono::hours{1}};
   /// How long /api/ps may take.
   std::chrono::milliseconds ps_timeout{std::chrono::seconds{5}};
+  /// A streamed run's progress listeners hear of it at most this often
+  /// (and once more when its stream ends).
+  std::chrono::milliseconds progress_interval{250};
   logger log;
 };
 

@@ -54,20 +54,23 @@ void deliver(dispatcher_pointer self, const webhook_event& event) {
   auto& cfg = self->state.config;
   self->state.in_flight.emplace(event.job_id, event.deliveries);
   auto url = parse_http_url(event.url);
+  webhook_attempt attempt{event.seq, event.job_id, event.state, event.url, false, 0, ""};
   if (!url) {
     // Validated at submission; a stored URL that no longer parses can
     // never be delivered.
-    self->send(self, webhook_attempt{event.seq, event.job_id, false,
-                                     "invalid URL '" + event.url + "'"});
+    attempt.problem = "invalid URL '" + event.url + "'";
+    self->send(self, std::move(attempt));
     return;
   }
   auto body = net::webhook_event_json(event, cfg.public_base_url);
   auto runner = [dispatcher = webhook_dispatcher_actor{self}, target = *url,
-                 body = std::move(body), seq = event.seq, job_id = event.job_id,
-                 send = cfg.send](caf::event_based_actor* runner) {
-    auto result = send(target, body, seq);
-    runner->send(dispatcher,
-                 webhook_attempt{seq, job_id, result.delivered, result.problem});
+                 body = std::move(body), attempt = std::move(attempt),
+                 send = cfg.send](caf::event_based_actor* runner) mutable {
+    auto result = send(target, body, attempt.seq);
+    attempt.delivered = result.delivered;
+    attempt.http_status = result.http_status;
+    attempt.problem = result.problem;
+    runner->send(dispatcher, std::move(attempt));
   };
   if (cfg.detached_runners)
     self->system().spawn<caf::detached>(std::move(runner));
@@ -119,37 +122,62 @@ void fetch(dispatcher_pointer self) {
           });
 }
 
+/// An outcome as foreman_webhook_deliveries_total labels it.
+const char* metric_label(delivery_outcome outcome) {
+  switch (outcome) {
+    case delivery_outcome::delivered:
+      return "delivered";
+    case delivery_outcome::retrying:
+      return "failed";
+    default:
+      return "given_up";
+  }
+}
+
 void on_attempt(dispatcher_pointer self, const webhook_attempt& attempt) {
   auto& st = self->state;
   auto i = st.in_flight.find(attempt.job_id);
-  auto failures = (i != st.in_flight.end() ? i->second : 0) + 1;
+  auto number = (i != st.in_flight.end() ? i->second : 0) + 1;
   if (i != st.in_flight.end())
     st.in_flight.erase(i);
   st.settled[attempt.seq] = st.fetches_sent;
+  webhook_delivery record{attempt.seq,
+                          attempt.job_id,
+                          attempt.state,
+                          attempt.url,
+                          number,
+                          attempt.http_status,
+                          attempt.delivered ? "" : attempt.problem,
+                          attempt.delivered              ? delivery_outcome::delivered
+                          : number >= st.config.max_attempts ? delivery_outcome::given_up
+                                                             : delivery_outcome::retrying,
+                          st.config.clock->wall_ms(),
+                          0};
   log_fields fields{{"event_id", attempt.seq}, {"job_id", attempt.job_id},
-                    {"attempt", failures}};
-  self->send(st.config.metrics,
-             webhook_metric{attempt.delivered ? "delivered"
-                            : failures >= st.config.max_attempts ? "given_up"
-                                                                  : "failed"});
-  if (attempt.delivered) {
-    st.config.log.debug("webhook_dispatcher", "event delivered", fields);
-    self->send(st.store, delivered_atom_v, attempt.seq);
-  } else if (failures >= st.config.max_attempts) {
-    fields.emplace_back("error", attempt.problem);
-    st.config.log.warning("webhook_dispatcher", "event given up", fields);
-    self->send(st.store, postpone_atom_v, attempt.seq, int64_t{0}, true);
-  } else {
-    auto delay = st.backoff.delay(failures);
-    auto due = st.due_times.now_ms() + delay.count();
-    fields.emplace_back("error", attempt.problem);
-    fields.emplace_back("backoff_ms", delay.count());
-    st.config.log.info("webhook_dispatcher", "event delivery failed, retrying",
-                       fields);
-    self->send(st.store, postpone_atom_v, attempt.seq, due, false);
-    wake_at(self, due);
+                    {"attempt", number}};
+  self->send(st.config.metrics, webhook_metric{metric_label(record.outcome)});
+  switch (record.outcome) {
+    case delivery_outcome::delivered:
+      st.config.log.debug("webhook_dispatcher", "event delivered", fields);
+      break;
+    case delivery_outcome::given_up:
+      fields.emplace_back("error", attempt.problem);
+      st.config.log.warning("webhook_dispatcher", "event given up", fields);
+      break;
+    case delivery_outcome::retrying: {
+      auto delay = st.backoff.delay(number);
+      record.next_attempt_ms = st.due_times.now_ms() + delay.count();
+      fields.emplace_back("error", attempt.problem);
+      fields.emplace_back("backoff_ms", delay.count());
+      st.config.log.info("webhook_dispatcher", "event delivery failed, retrying",
+                         fields);
+      wake_at(self, record.next_attempt_ms);
+      break;
+    }
   }
-  // Sent after the store update, so the store answers with it applied.
+  // The store logs the attempt and settles its event before it reads the
+  // outbox for the fetch below.
+  self->send(st.store, std::move(record));
   fetch(self);
 }
 

@@ -561,7 +561,7 @@ void unload_then(worker_pointer self, const std::string& model, Next next) {
   st.config.log.info("worker", "unloading the outgoing model before a switch",
                      {{"model", model}});
   target_request unload{0, target_purpose::load, job_kind::generate,
-                        "{\"model\":" + net::json_quote(model) + "}", "0"};
+                        "{\"model\":" + net::json_quote(model) + "}", "0", ""};
   self->request(st.target, caf::infinite, call_atom_v, std::move(unload), chunk_sink_actor{})
     .then([=](const target_reply& reply) {
       auto& st = self->state;
@@ -616,7 +616,7 @@ void complete(worker_pointer self, const target_reply& reply) {
 target_request make_request(worker_pointer self, const job& j,
                             target_purpose purpose) {
   return target_request{j.id, purpose, j.kind, j.payload,
-                        self->state.config.job_keep_alive.json()};
+                        self->state.config.job_keep_alive.json(), j.client};
 }
 
 /// Handles the target's answer to a load or a run of the running job.

@@ -127,7 +127,7 @@ service::service(caf::actor_system& sys, const settings& config)
                      config.embed_model.empty() ? "" : model_key(config.embed_model),
                      std::chrono::milliseconds{500},
                      std::chrono::milliseconds{config.event_stats_ms}},
-    st.store, st.worker, st.inventory);
+    st.store, st.worker, st.inventory, st.target);
   http_ingress_config http;
   http.server.host = config.listen_host;
   http.server.port = config.listen_port;

@@ -66,6 +66,61 @@ typename Inspector::result_type inspect(Inspector& f, event_snapshot& x) {
            x.recent, x.running);
 }
 
+/// Journal transitions of one minute, counted.
+struct minute_activity {
+  /// Whole minutes before the history's end: 0 = the minute up to it.
+  int64_t minutes_ago = 0;
+  /// Transitions into the queue (new jobs, retries) and out of it.
+  int64_t entered_queue = 0;
+  int64_t left_queue = 0;
+  /// Transitions into done, failed or cancelled.
+  int64_t ended = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, minute_activity& x) {
+  return f(caf::meta::type_name("minute_activity"), x.minutes_ago, x.entered_queue,
+           x.left_queue, x.ended);
+}
+
+/// A job's model being loaded (its transition to loading).
+struct model_load {
+  int64_t at_ms = 0;
+  std::string model;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, model_load& x) {
+  return f(caf::meta::type_name("model_load"), x.at_ms, x.model);
+}
+
+/// What the journal tells of a recent stretch of time, for charts that
+/// start with it: queue activity by minute (everyone's, as stats events
+/// count it), and the loads and first starts of the jobs a subscriber sees
+/// up to the point its snapshot reflects.
+struct journal_history {
+  /// The stretch asked for, or from the journal's oldest event when that is
+  /// later (nothing before it can be rebuilt); Unix ms.
+  int64_t from_ms = 0;
+  /// When it was read: the end of the stretch.
+  int64_t to_ms = 0;
+  /// Jobs queued at to_ms.
+  int64_t queued_now = 0;
+  /// The minutes that had transitions, most recent first.
+  std::vector<minute_activity> minutes;
+  /// Oldest first.
+  std::vector<model_load> loads;
+  /// How long each job waited before its first attempt started, oldest
+  /// start first.
+  std::vector<int64_t> first_waits_ms;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, journal_history& x) {
+  return f(caf::meta::type_name("journal_history"), x.from_ms, x.to_ms, x.queued_now,
+           x.minutes, x.loads, x.first_waits_ms);
+}
+
 /// The worker and the target as the hub last saw them.
 struct live_state {
   worker_status worker;

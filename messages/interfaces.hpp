@@ -14,6 +14,7 @@
 #include "messages/operations.hpp"
 #include "messages/target.hpp"
 #include "messages/type_ids.hpp"
+#include "messages/webhook.hpp"
 
 namespace foreman {
 
@@ -57,11 +58,13 @@ using store_actor = caf::typed_actor<
   /// The webhook events due at the given time, at most the given number,
   /// with artifacts up to the given size inline.
   caf::replies_to<outbox_atom, int64_t, int32_t, int64_t>::with<webhook_batch>,
-  /// The event with this sequence number was delivered: drop it.
-  caf::reacts_to<delivered_atom, int64_t>,
-  /// The event's delivery failed: try again at the given time, or drop it
-  /// when the flag says the dispatcher gives up.
-  caf::reacts_to<postpone_atom, int64_t, int64_t, bool>,
+  /// Adds a delivery attempt to its job's delivery log and settles the
+  /// event: dropped once delivered or given up, else due again at the
+  /// attempt's next_attempt_ms.
+  caf::reacts_to<webhook_delivery>,
+  /// A job's delivery log, oldest attempt first; fails with job_not_found
+  /// for an unknown job.
+  caf::replies_to<deliveries_atom, int64_t>::with<std::vector<webhook_delivery>>,
   /// Wake this listener whenever a transaction adds webhook events.
   caf::reacts_to<subscribe_atom, outbox_listener_actor>,
   /// Send this listener every job transition once it is committed.
@@ -72,6 +75,10 @@ using store_actor = caf::typed_actor<
   /// The queue, the recent jobs the query lists and the running job (0 =
   /// none), read at one point of the journal.
   caf::replies_to<snapshot_atom, job_query, int64_t>::with<event_snapshot>,
+  /// The journal's history of the last given milliseconds; its loads and
+  /// first starts only up to the given sequence number and of the given
+  /// owner's jobs (empty = everyone's).
+  caf::replies_to<history_atom, int64_t, int64_t, std::string>::with<journal_history>,
   /// Non-terminal jobs counted by model and state.
   caf::replies_to<depth_atom>::with<std::vector<queue_depth>>,
   /// Whether the database answers and its file is in place: "" when
@@ -134,6 +141,9 @@ using worker_actor = caf::typed_actor<
   /// INTERNAL: read the queue from the store after this id (at start).
   caf::reacts_to<queued_atom, int64_t>>;
 
+/// Learns how far running jobs' streamed answers have come.
+using job_progress_listener_actor = caf::typed_actor<caf::reacts_to<job_progress>>;
+
 /// The TARGET CLIENT actor interface: blocking HTTP to one Ollama target,
 /// performed off the scheduler threads.
 using target_client_actor = caf::typed_actor<
@@ -144,6 +154,9 @@ using target_client_actor = caf::typed_actor<
     target_reply>,
   /// Aborts the call made for a job, if one is under way.
   caf::reacts_to<abort_atom, int64_t>,
+  /// Tell this listener how far each streamed run has come: at most one
+  /// report per job and progress interval, and a final one.
+  caf::reacts_to<subscribe_atom, job_progress_listener_actor>,
   /// Reads /api/ps.
   caf::replies_to<ps_atom>::with<std::vector<resident_model>>>;
 
@@ -191,9 +204,10 @@ using event_subscriber_actor = caf::typed_actor<
   caf::reacts_to<drain_atom>>;
 
 /// The EVENT HUB actor interface: fans job transitions, worker and target
-/// changes and periodic stats out to the event subscribers.
+/// changes, running jobs' progress and periodic stats out to the event
+/// subscribers.
 using event_hub_actor = job_event_listener_actor::extend_with<
-  worker_status_listener_actor>::extend<
+  worker_status_listener_actor>::extend_with<job_progress_listener_actor>::extend<
   /// Adds a subscriber that sees the jobs of the given owner only (empty =
   /// everyone's); answers with the worker and target as last seen.
   caf::replies_to<subscribe_atom, event_subscriber_actor, std::string>::with<
@@ -229,5 +243,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(foreman_handles, caf::first_custom_type_id + 1100)
   CAF_ADD_TYPE_ID(foreman_handles, (foreman::event_subscriber_actor))
   CAF_ADD_TYPE_ID(foreman_handles, (foreman::worker_status_listener_actor))
   CAF_ADD_TYPE_ID(foreman_handles, (foreman::event_hub_actor))
+  CAF_ADD_TYPE_ID(foreman_handles, (foreman::job_progress_listener_actor))
 
 CAF_END_TYPE_ID_BLOCK(foreman_handles)

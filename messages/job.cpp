@@ -1,19 +1,18 @@
 #include "messages/job.hpp"
 
-#include <array>
-#include <utility>
+#include "messages/enum_names.hpp"
 
 namespace foreman {
 
 namespace {
 
-constexpr std::array<std::pair<job_kind, std::string_view>, 3> kind_names{{
+constexpr enum_names<job_kind, 3> kind_names{{
   {job_kind::chat, "chat"},
   {job_kind::generate, "generate"},
   {job_kind::embed, "embed"},
 }};
 
-constexpr std::array<std::pair<job_state, std::string_view>, 6> state_names{{
+constexpr enum_names<job_state, 6> state_names{{
   {job_state::queued, "queued"},
   {job_state::loading, "loading"},
   {job_state::working, "working"},
@@ -21,25 +20,6 @@ constexpr std::array<std::pair<job_state, std::string_view>, 6> state_names{{
   {job_state::failed, "failed"},
   {job_state::cancelled, "cancelled"},
 }};
-
-template <class Enum, size_t N>
-std::string_view name_of(const std::array<std::pair<Enum, std::string_view>, N>& names,
-                         Enum x) {
-  for (auto& [value, name] : names)
-    if (value == x)
-      return name;
-  return "unknown";
-}
-
-template <class Enum, size_t N>
-std::optional<Enum>
-value_of(const std::array<std::pair<Enum, std::string_view>, N>& names,
-         std::string_view text) {
-  for (auto& [value, name] : names)
-    if (name == text)
-      return value;
-  return std::nullopt;
-}
 
 } // namespace
 

@@ -29,12 +29,15 @@ struct target_request {
   std::string payload;
   /// JSON fragment written as the request's keep_alive: -1, 0 or "15m".
   std::string keep_alive_json;
+  /// The job's client: its progress reports name it, so they reach those
+  /// allowed to see the job.
+  std::string client;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, target_request& x) {
   return f(caf::meta::type_name("target_request"), x.job_id, x.purpose,
-           x.kind, x.payload, x.keep_alive_json);
+           x.kind, x.payload, x.keep_alive_json, x.client);
 }
 
 enum class target_failure : uint8_t {
@@ -62,6 +65,27 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, target_reply& x) {
   return f(caf::meta::type_name("target_reply"), x.failure, x.http_status,
            x.body, x.streamed);
+}
+
+/// How far the target's streamed answer for a running job has come: the
+/// target client's reader reports it (throttled) as the chunks arrive.
+struct job_progress {
+  int64_t job_id = 0;
+  /// The job's client (see target_request).
+  std::string client;
+  /// Tokens generated so far in this attempt: one per chunk before the
+  /// final one (Ollama streams a token a chunk), the target's own eval_count
+  /// once the final chunk reports it.
+  int64_t tokens = 0;
+  /// The attempt's stream has ended (completely or not): no more reports
+  /// for it.
+  bool final = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_progress& x) {
+  return f(caf::meta::type_name("job_progress"), x.job_id, x.client, x.tokens,
+           x.final);
 }
 
 /// A model loaded on the target, as /api/ps lists it.

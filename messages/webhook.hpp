@@ -1,10 +1,13 @@
 #pragma once
 
 // Messages between the store and the webhook dispatcher: job-state events
-// waiting in the durable outbox, and the outcome of delivering one.
+// waiting in the durable outbox, the outcome of delivering one, and the
+// delivery log kept of each job's attempts.
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <caf/meta/type_name.hpp>
@@ -76,16 +79,62 @@ typename Inspector::result_type inspect(Inspector& f, webhook_batch& x) {
 struct webhook_attempt {
   int64_t seq = 0;
   int64_t job_id = 0;
+  /// The event's state and where it went, for the job's delivery log.
+  job_state state = job_state::queued;
+  std::string url;
   /// The receiver answered 2xx.
   bool delivered = false;
-  /// Why not, for the log.
+  /// The receiver's HTTP status; 0 when it did not answer.
+  int32_t http_status = 0;
+  /// Why not delivered, for the logs.
   std::string problem;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, webhook_attempt& x) {
-  return f(caf::meta::type_name("webhook_attempt"), x.seq, x.job_id,
-           x.delivered, x.problem);
+  return f(caf::meta::type_name("webhook_attempt"), x.seq, x.job_id, x.state,
+           x.url, x.delivered, x.http_status, x.problem);
+}
+
+/// What the dispatcher made of a delivery attempt.
+enum class delivery_outcome : uint8_t {
+  /// The receiver answered 2xx.
+  delivered,
+  /// It failed; the event goes out again later.
+  retrying,
+  /// It failed and was the event's last attempt: the event is dropped.
+  given_up,
+};
+
+std::string to_string(delivery_outcome x);
+std::optional<delivery_outcome> parse_delivery_outcome(std::string_view text);
+
+/// One delivery attempt of a webhook event, as a job's delivery log keeps it.
+struct webhook_delivery {
+  /// The event's outbox sequence number (its event_id).
+  int64_t event_seq = 0;
+  int64_t job_id = 0;
+  /// The job state the event reports.
+  job_state state = job_state::queued;
+  std::string url;
+  /// 1 for the event's first attempt.
+  int32_t attempt = 0;
+  /// The receiver's HTTP status; 0 when it did not answer.
+  int32_t http_status = 0;
+  /// Why the attempt failed; empty when delivered.
+  std::string error;
+  delivery_outcome outcome = delivery_outcome::delivered;
+  /// When the attempt ended, Unix ms.
+  int64_t at_ms = 0;
+  /// When retrying: when the event goes out again (Unix ms); else 0.
+  int64_t next_attempt_ms = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, webhook_delivery& x) {
+  return f(caf::meta::type_name("webhook_delivery"), x.event_seq, x.job_id,
+           x.state, x.url, x.attempt, x.http_status, x.error, x.outcome,
+           x.at_ms, x.next_attempt_ms);
 }
 
 } // namespace foreman

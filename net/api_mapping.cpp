@@ -1,5 +1,8 @@
 #include "net/api_mapping.hpp"
 
+#include <Poco/Exception.h>
+#include <Poco/URI.h>
+
 #include "core/duration.hpp"
 #include "core/model_name.hpp"
 #include "net/json_util.hpp"
@@ -692,6 +695,16 @@ std::optional<std::vector<resident_model>> parse_ps_reply(std::string_view body)
     result.push_back(std::move(x));
   }
   return result;
+}
+
+std::variant<query_parameters, request_problem> parse_query_string(std::string_view query) {
+  try {
+    Poco::URI uri;
+    uri.setRawQuery(std::string{query});
+    return uri.getQueryParameters();
+  } catch (const Poco::Exception& e) {
+    return request_problem{400, "invalid query string: " + e.message()};
+  }
 }
 
 } // namespace foreman::net

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -21,6 +22,12 @@ struct request_problem {
   int status = 400;
   std::string message;
 };
+
+/// A query string's name=value pairs, percent-decoded, in order.
+using query_parameters = std::vector<std::pair<std::string, std::string>>;
+
+/// Reads a URL's query string (without the '?'); a 400 when it is malformed.
+std::variant<query_parameters, request_problem> parse_query_string(std::string_view query);
 
 /// A valid queued inference request.
 struct inference_call {

@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "core/queue_history.hpp"
 #include "net/api_mapping.hpp"
 #include "net/jobs_api.hpp"
 #include "net/json_util.hpp"
@@ -25,6 +26,13 @@ sse_event job_sse(const job_event& event) {
   data += ",\"priority\":" + std::to_string(event.priority);
   data += ",\"created_at\":" + json_quote(rfc3339_utc(event.created_at_ms)) + "}";
   return {event.transition.seq, "job", std::move(data)};
+}
+
+sse_event progress_sse(const job_progress& progress) {
+  return {0, "progress",
+          "{\"job_id\":" + std::to_string(progress.job_id)
+            + ",\"tokens\":" + std::to_string(progress.tokens)
+            + ",\"final\":" + (progress.final ? "true" : "false") + "}"};
 }
 
 sse_event worker_sse(const worker_status& worker) {
@@ -67,6 +75,33 @@ sse_event snapshot_sse(const service_status& status, const event_snapshot& snaps
           "{\"status\":" + status_json(status) + ",\"jobs\":[" + jobs + "]}"};
 }
 
+sse_event history_sse(const journal_history& history) {
+  std::vector<std::string> queue;
+  for (auto& x : queue_samples(history))
+    queue.push_back(object_writer{}
+                      .add_string("timestamp", rfc3339_utc(x.at_ms))
+                      .add("queued", std::to_string(x.queued))
+                      .add("jobs_per_minute", std::to_string(x.jobs_per_minute))
+                      .done());
+  std::vector<std::string> loads;
+  for (auto& x : history.loads)
+    loads.push_back(object_writer{}
+                      .add_string("timestamp", rfc3339_utc(x.at_ms))
+                      .add_string("model", x.model)
+                      .done());
+  std::vector<std::string> waits;
+  for (auto x : history.first_waits_ms)
+    waits.push_back(std::to_string(x));
+  return {0, "history",
+          object_writer{}
+            .add_string("from", rfc3339_utc(history.from_ms))
+            .add_string("to", rfc3339_utc(history.to_ms))
+            .add("queue", join_array(queue))
+            .add("loads", join_array(loads))
+            .add("waits_ms", join_array(waits))
+            .done()};
+}
+
 std::optional<int64_t> parse_last_event_id(std::string_view header) {
   int64_t value = 0;
   auto end = header.data() + header.size();
@@ -74,6 +109,21 @@ std::optional<int64_t> parse_last_event_id(std::string_view header) {
   if (ec != std::errc{} || last != end || value < 0)
     return std::nullopt;
   return value;
+}
+
+std::variant<events_query, request_problem> parse_events_query(std::string_view query) {
+  events_query result;
+  auto parsed = parse_query_string(query);
+  if (auto problem = std::get_if<request_problem>(&parsed))
+    return *problem;
+  for (auto& [name, value] : std::get<query_parameters>(parsed)) {
+    if (name != "history")
+      return request_problem{400, "unknown query parameter '" + name + "'"};
+    if (value != "1")
+      return request_problem{400, "history must be 1"};
+    result.history = true;
+  }
+  return result;
 }
 
 } // namespace foreman::net

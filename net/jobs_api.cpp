@@ -152,15 +152,10 @@ parse_job_submission(std::string_view body, const webhook_policy& policy) {
 std::variant<job_query, request_problem> parse_job_query(std::string_view query) {
   job_query result;
   result.limit = default_page_size;
-  Poco::URI::QueryParameters params;
-  try {
-    Poco::URI uri;
-    uri.setRawQuery(std::string{query});
-    params = uri.getQueryParameters();
-  } catch (const Poco::Exception& e) {
-    return bad("invalid query string: " + e.message());
-  }
-  for (auto& [name, value] : params) {
+  auto parsed = parse_query_string(query);
+  if (auto problem = std::get_if<request_problem>(&parsed))
+    return *problem;
+  for (auto& [name, value] : std::get<query_parameters>(parsed)) {
     if (name == "state") {
       auto state = parse_job_state(value);
       if (!state)
@@ -216,6 +211,10 @@ std::variant<job_path, request_problem> parse_job_path(std::string_view path) {
     result.artifact_name = std::string{tail.substr(artifacts.size() + 1)};
     return result;
   }
+  if (tail == "/webhooks") {
+    result.what = job_path::target::webhooks;
+    return result;
+  }
   return request_problem{404, "404 page not found"};
 }
 
@@ -250,6 +249,25 @@ std::string artifacts_json(int64_t job_id, const std::vector<artifact_info>& lis
            + ",\"url\":" + json_quote(artifact_path(job_id, x.name)) + "}";
   }
   return out + "]}";
+}
+
+std::string deliveries_json(const std::vector<webhook_delivery>& log) {
+  std::vector<std::string> items;
+  for (auto& x : log)
+    items.push_back(
+      object_writer{}
+        .add("event_id", std::to_string(x.event_seq))
+        .add_string("state", to_string(x.state))
+        .add_string("url", x.url)
+        .add("attempt", std::to_string(x.attempt))
+        .add_string("outcome", to_string(x.outcome))
+        .add("http_status", x.http_status > 0 ? std::to_string(x.http_status) : "null")
+        .add("error", x.error.empty() ? "null" : json_quote(x.error))
+        .add_string("at", rfc3339_utc(x.at_ms))
+        .add("next_attempt_at",
+             x.next_attempt_ms > 0 ? json_quote(rfc3339_utc(x.next_attempt_ms)) : "null")
+        .done());
+  return "{\"deliveries\":" + join_array(items) + "}";
 }
 
 std::string webhook_event_json(const webhook_event& x,

@@ -29,18 +29,19 @@ parse_job_submission(std::string_view body, const webhook_policy& policy);
 /// Validates a GET /jobs query string: state, model, limit, cursor.
 std::variant<job_query, request_problem> parse_job_query(std::string_view query);
 
-/// A path under /jobs/: a job, its artifact list, or one artifact.
+/// A path under /jobs/: a job, its artifact list, one artifact, or its
+/// webhook delivery log.
 struct job_path {
-  enum class target { job, artifacts, artifact };
+  enum class target { job, artifacts, artifact, webhooks };
   int64_t job_id = 0;
   target what = target::job;
   /// Percent-decoded; set for target::artifact.
   std::string artifact_name;
 };
 
-/// Reads `/jobs/{id}`, `/jobs/{id}/artifacts` or
-/// `/jobs/{id}/artifacts/{name}` from a percent-decoded path; 400 for a
-/// malformed id, 404 otherwise.
+/// Reads `/jobs/{id}`, `/jobs/{id}/artifacts`,
+/// `/jobs/{id}/artifacts/{name}` or `/jobs/{id}/webhooks` from a
+/// percent-decoded path; 400 for a malformed id, 404 otherwise.
 std::variant<job_path, request_problem> parse_job_path(std::string_view path);
 
 /// {"jobs":[...],"next_cursor":"..."|null}
@@ -48,6 +49,10 @@ std::string job_page_json(const job_page& page);
 
 /// {"artifacts":[{"name","content_type","size","url"}]}
 std::string artifacts_json(int64_t job_id, const std::vector<artifact_info>& list);
+
+/// {"deliveries":[{"event_id","state","url","attempt","outcome",
+/// "http_status"|null,"error"|null,"at","next_attempt_at"|null}]}
+std::string deliveries_json(const std::vector<webhook_delivery>& log);
 
 /// The path of a job's artifact on foreman's API.
 std::string artifact_path(int64_t job_id, const std::string& name);

@@ -94,6 +94,8 @@ std::string metrics_route(const std::string& path) {
       return "/jobs/{id}/artifacts";
     if (tail.rfind("/artifacts/", 0) == 0)
       return "/jobs/{id}/artifacts/{name}";
+    if (tail == "/webhooks")
+      return "/jobs/{id}/webhooks";
   }
   return "other";
 }

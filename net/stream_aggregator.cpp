@@ -21,6 +21,7 @@ struct stream_aggregator::impl {
   array_ptr logprobs = new Poco::JSON::Array;
   object_ptr last;
   bool done = false;
+  int64_t tokens = 0;
 };
 
 stream_aggregator::stream_aggregator(job_kind kind)
@@ -54,13 +55,22 @@ std::optional<std::string> stream_aggregator::add(std::string_view line) {
     append_all(chunk->getArray("logprobs"), st.logprobs);
   st.last = chunk;
   if (chunk->has("done") && chunk->get("done").isBoolean()
-      && chunk->getValue<bool>("done"))
+      && chunk->getValue<bool>("done")) {
     st.done = true;
+    if (chunk->has("eval_count") && chunk->get("eval_count").isInteger())
+      st.tokens = chunk->getValue<int64_t>("eval_count");
+  } else {
+    ++st.tokens;
+  }
   return std::nullopt;
 }
 
 bool stream_aggregator::finished() const {
   return impl_->done;
+}
+
+int64_t stream_aggregator::tokens() const {
+  return impl_->tokens;
 }
 
 std::string stream_aggregator::result() const {

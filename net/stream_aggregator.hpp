@@ -4,6 +4,7 @@
 // way Ollama does: texts concatenated, tool calls gathered, the rest from the
 // final chunk.
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,6 +28,11 @@ public:
 
   /// True once the chunk with done:true arrived.
   bool finished() const;
+
+  /// Tokens generated so far: one per chunk before the final one (Ollama
+  /// streams a token a chunk), then the final chunk's eval_count when it
+  /// reports one.
+  int64_t tokens() const;
 
   /// The whole answer as one object; valid once finished.
   std::string result() const;

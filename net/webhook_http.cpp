@@ -136,12 +136,12 @@ webhook_post_result post_webhook(const http_url& url, const std::string& body,
     auto& in = session.receiveResponse(response);
     Poco::NullOutputStream discard;
     Poco::StreamCopier::copyStream(in, discard);
-    auto status = static_cast<int>(response.getStatus());
+    auto status = static_cast<int32_t>(response.getStatus());
     if (status >= 200 && status < 300)
-      return {true, {}};
-    return {false, "the receiver answered " + std::to_string(status)};
+      return {true, {}, status};
+    return {false, "the receiver answered " + std::to_string(status), status};
   } catch (const Poco::Exception& e) {
-    return {false, e.displayText()};
+    return {false, e.displayText(), 0};
   }
 }
 

@@ -27,6 +27,8 @@ struct webhook_post_result {
   bool delivered = false;
   /// Otherwise why not: its status, or the connection problem.
   std::string problem;
+  /// The receiver's HTTP status; 0 when it did not answer.
+  int32_t http_status = 0;
 };
 
 /// Sets up TLS for https webhook URLs: receivers' certificates are checked

@@ -102,6 +102,21 @@ const char* const migrations[] = {
   "  attempt INTEGER NOT NULL,"
   "  created_at INTEGER NOT NULL);"
   "CREATE INDEX event_journal_by_time ON event_journal(created_at);",
+  // 7: each job's webhook delivery attempts, kept after their outbox event
+  // is gone (the newest job_store::delivery_log_size of each job).
+  "CREATE TABLE webhook_deliveries ("
+  "  id INTEGER PRIMARY KEY,"
+  "  job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,"
+  "  event_seq INTEGER NOT NULL,"
+  "  state TEXT NOT NULL,"
+  "  url TEXT NOT NULL,"
+  "  attempt INTEGER NOT NULL,"
+  "  http_status INTEGER NOT NULL DEFAULT 0,"
+  "  error TEXT NOT NULL DEFAULT '',"
+  "  outcome TEXT NOT NULL,"
+  "  created_at INTEGER NOT NULL,"
+  "  next_attempt_at INTEGER NOT NULL DEFAULT 0);"
+  "CREATE INDEX webhook_deliveries_by_job ON webhook_deliveries(job_id, id);",
 };
 
 static_assert(sizeof(migrations) / sizeof(migrations[0])
@@ -210,6 +225,22 @@ const std::string postpone_event_sql
     "next_attempt_at = ?2 WHERE seq = ?1";
 const std::string count_events_sql = "SELECT count(*) FROM webhook_outbox";
 
+// -- webhook delivery log ------------------------------------------------------
+
+const std::string insert_delivery_sql
+  = "INSERT INTO webhook_deliveries (job_id, event_seq, state, url, attempt, "
+    "http_status, error, outcome, created_at, next_attempt_at) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+// Everything older than the job's newest ?2 attempts (an index range).
+const std::string prune_deliveries_sql
+  = "DELETE FROM webhook_deliveries WHERE job_id = ?1 AND id <= "
+    "(SELECT id FROM webhook_deliveries WHERE job_id = ?1 "
+    "ORDER BY id DESC LIMIT 1 OFFSET ?2)";
+const std::string job_deliveries_sql
+  = "SELECT event_seq, job_id, state, url, attempt, http_status, error, outcome, "
+    "created_at, next_attempt_at FROM webhook_deliveries WHERE job_id = ?1 "
+    "ORDER BY id";
+
 // -- event journal -------------------------------------------------------------
 
 const std::string insert_journal_sql
@@ -228,13 +259,32 @@ const std::string requeue_journal_sql
 // Both bounds are index ranges (the key and created_at).
 const std::string prune_journal_sql
   = "DELETE FROM event_journal WHERE seq <= ?1 OR created_at < ?2";
+/// True for the jobs of the owner bound to `param` (client equal to it or
+/// under it, "owner/..."), and for every job when it is empty.
+std::string owned_by(const std::string& param) {
+  return "(" + param + " = '' OR j.client = " + param + " OR substr(j.client, 1, length("
+         + param + ") + 1) = " + param + " || '/')";
+}
 const std::string journal_after_sql
   = "SELECT e.seq, e.job_id, e.state, e.previous_state, e.created_at, "
     "e.attempt, j.model, " + result_of("j.id") + ", j.error, j.kind, j.client, j.priority, "
     "j.created_at FROM event_journal e JOIN jobs j ON j.id = e.job_id "
-    "WHERE e.seq > ?1 AND (?3 = '' OR j.client = ?3 "
-    "OR substr(j.client, 1, length(?3) + 1) = ?3 || '/') "
-    "ORDER BY e.seq LIMIT ?2";
+    "WHERE e.seq > ?1 AND " + owned_by("?3") + " ORDER BY e.seq LIMIT ?2";
+const std::string journal_oldest_time_sql = "SELECT min(created_at) FROM event_journal";
+// Minutes counted back from ?2 (a transition stamped at ?2 is in minute 0),
+// through the time index.
+const std::string journal_minutes_sql
+  = "SELECT max(0, (?2 - created_at) / 60000) AS ago, sum(state = 'queued'), "
+    "sum(previous_state = 'queued'), sum(state IN ('done', 'failed', 'cancelled')) "
+    "FROM event_journal WHERE created_at >= ?1 GROUP BY ago ORDER BY ago";
+// Loads, and starts with the time since the job was created (a first start
+// left the queue on attempt 1).
+const std::string journal_starts_sql
+  = "SELECT e.state = 'loading', e.created_at, j.model, "
+    "e.previous_state = 'queued' AND e.attempt = 1, e.created_at - j.created_at "
+    "FROM event_journal e JOIN jobs j ON j.id = e.job_id "
+    "WHERE e.created_at >= ?1 AND e.seq <= ?2 AND e.state IN ('loading', 'working') "
+    "AND " + owned_by("?3") + " ORDER BY e.seq";
 const std::string journal_oldest_sql = "SELECT min(seq) FROM event_journal";
 const std::string journal_newest_sql
   = "SELECT coalesce((SELECT seq FROM sqlite_sequence "
@@ -882,6 +932,41 @@ void job_store::postpone_event(int64_t seq, int64_t next_attempt_ms) {
   impl_->prepared(postpone_event_sql).bind(seq, next_attempt_ms).run();
 }
 
+void job_store::record_delivery(const webhook_delivery& attempt) {
+  impl_->transaction([&] {
+    impl_->prepared(insert_delivery_sql)
+      .bind(attempt.job_id, attempt.event_seq, to_string(attempt.state), attempt.url,
+            attempt.attempt, attempt.http_status, attempt.error,
+            to_string(attempt.outcome), attempt.at_ms, attempt.next_attempt_ms)
+      .run();
+    impl_->prepared(prune_deliveries_sql).bind(attempt.job_id, delivery_log_size).run();
+    if (attempt.outcome == delivery_outcome::retrying)
+      postpone_event(attempt.event_seq, attempt.next_attempt_ms);
+    else
+      event_delivered(attempt.event_seq);
+  });
+}
+
+std::vector<webhook_delivery> job_store::deliveries(int64_t job_id) {
+  std::vector<webhook_delivery> log;
+  auto& q = impl_->prepared(job_deliveries_sql).bind(job_id);
+  while (q.step()) {
+    webhook_delivery x;
+    x.event_seq = q.integer(0);
+    x.job_id = q.integer(1);
+    x.state = parse_job_state(q.text(2)).value_or(job_state::failed);
+    x.url = q.text(3);
+    x.attempt = static_cast<int32_t>(q.integer(4));
+    x.http_status = static_cast<int32_t>(q.integer(5));
+    x.error = q.text(6);
+    x.outcome = parse_delivery_outcome(q.text(7)).value_or(delivery_outcome::given_up);
+    x.at_ms = q.integer(8);
+    x.next_attempt_ms = q.integer(9);
+    log.push_back(std::move(x));
+  }
+  return log;
+}
+
 int64_t job_store::pending_events() {
   auto& q = impl_->prepared(count_events_sql).bind();
   q.step();
@@ -934,6 +1019,28 @@ event_snapshot job_store::snapshot(const job_query& recent, int64_t running_id) 
   if (running_id > 0)
     if (auto x = impl_->find(running_id))
       result.running.push_back(std::move(*x));
+  return result;
+}
+
+journal_history job_store::history(int64_t since_ms, int64_t now_ms, int64_t until_seq,
+                                   const std::string& owner) {
+  journal_history result;
+  result.to_ms = now_ms;
+  result.queued_now = count_in_state(job_state::queued);
+  auto& oldest = impl_->prepared(journal_oldest_time_sql).bind();
+  oldest.step();
+  result.from_ms = oldest.is_null(0) ? now_ms : std::max(since_ms, oldest.integer(0));
+  auto& minutes = impl_->prepared(journal_minutes_sql).bind(result.from_ms, now_ms);
+  while (minutes.step())
+    result.minutes.push_back(minute_activity{minutes.integer(0), minutes.integer(1),
+                                             minutes.integer(2), minutes.integer(3)});
+  auto& starts = impl_->prepared(journal_starts_sql).bind(result.from_ms, until_seq, owner);
+  while (starts.step()) {
+    if (starts.integer(0) != 0)
+      result.loads.push_back(model_load{starts.integer(1), starts.text(2)});
+    if (starts.integer(3) != 0)
+      result.first_waits_ms.push_back(starts.integer(4));
+  }
   return result;
 }
 

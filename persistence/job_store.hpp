@@ -53,8 +53,11 @@ public:
   /// Schema versions: 1 = jobs and artifacts, 2 = the queue indexes,
   /// 3 = fair turns, load-option groups and retry backoff, 4 = idempotency
   /// keys and the webhook outbox, 5 = the result read from the completion
-  /// artifact, 6 = the event journal.
-  static constexpr int latest_schema_version = 6;
+  /// artifact, 6 = the event journal, 7 = the webhook delivery log.
+  static constexpr int latest_schema_version = 7;
+
+  /// A job's delivery log keeps its newest attempts, this many.
+  static constexpr int64_t delivery_log_size = 100;
 
   /// Opens or creates the database at `path` and migrates it up to
   /// `schema_version`. Throws store_error naming the file and the problem.
@@ -131,6 +134,15 @@ public:
   /// Counts a failed delivery and sets when to try again.
   void postpone_event(int64_t seq, int64_t next_attempt_ms);
 
+  /// In one transaction: adds the attempt to its job's delivery log
+  /// (dropping the job's attempts beyond delivery_log_size, oldest first)
+  /// and settles its event, dropped once delivered or given up, else
+  /// postponed to the attempt's next_attempt_ms.
+  void record_delivery(const webhook_delivery& attempt);
+
+  /// A job's delivery log, oldest attempt first.
+  std::vector<webhook_delivery> deliveries(int64_t job_id);
+
   /// Events not yet delivered.
   int64_t pending_events();
 
@@ -147,6 +159,12 @@ public:
   /// The queue, the jobs `recent` lists and the running job, with the
   /// journal's newest sequence number.
   event_snapshot snapshot(const job_query& recent, int64_t running_id);
+
+  /// The journal's history from `since_ms` to `now_ms` (see
+  /// journal_history): queue activity by minute of every job, loads and
+  /// first starts of `owner`'s jobs (empty = everyone's) up to `until_seq`.
+  journal_history history(int64_t since_ms, int64_t now_ms, int64_t until_seq,
+                          const std::string& owner);
 
   int64_t count_in_state(job_state state);
 

@@ -525,9 +525,9 @@ struct dispatcher_fixture : store_fixture {
                             event->getValue<std::string>("state")});
       auto fails = std::find(failing.begin(), failing.end(), event_id);
       if (fails == failing.end())
-        return net::webhook_post_result{true, ""};
+        return net::webhook_post_result{true, "", 200};
       failing.erase(fails);
-      return net::webhook_post_result{false, "HTTP 503"};
+      return net::webhook_post_result{false, "the receiver answered 503", 503};
     };
   }
 

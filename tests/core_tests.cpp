@@ -18,11 +18,14 @@
 #include "core/log.hpp"
 #include "core/metrics_registry.hpp"
 #include "core/model_name.hpp"
+#include "core/queue_history.hpp"
 #include "core/queue_index.hpp"
 #include "core/scheduling_policy.hpp"
 #include "core/settings.hpp"
+#include "core/update_throttle.hpp"
 #include "core/url.hpp"
 #include "core/wake_timer.hpp"
+#include "net/stream_aggregator.hpp"
 #include "net/webhook_policy.hpp"
 #include "prometheus_text.hpp"
 #include "temp_dir.hpp"
@@ -944,6 +947,58 @@ BOOST_AUTO_TEST_CASE(levels_and_formats_parse_by_name) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+BOOST_AUTO_TEST_SUITE(stream_tokens)
+
+BOOST_AUTO_TEST_CASE(tokens_count_chunks_until_the_final_chunk_says_how_many) {
+  net::stream_aggregator answer{job_kind::generate};
+  BOOST_TEST(answer.tokens() == 0);
+  BOOST_TEST(!answer.add(R"({"response":"Hel","done":false})"));
+  BOOST_TEST(!answer.add(R"({"response":"lo","done":false})"));
+  BOOST_TEST(answer.tokens() == 2);
+  // A line that is no chunk counts for nothing.
+  BOOST_TEST(answer.add("not json").has_value());
+  BOOST_TEST(answer.tokens() == 2);
+  // The target's own count is the last word (Ollama may merge pieces).
+  BOOST_TEST(!answer.add(R"({"response":"","done":true,"eval_count":3})"));
+  BOOST_TEST(answer.tokens() == 3);
+  net::stream_aggregator uncounted{job_kind::chat};
+  BOOST_TEST(!uncounted.add(R"({"message":{"content":"Hi"},"done":false})"));
+  BOOST_TEST(!uncounted.add(R"({"message":{"content":""},"done":true})"));
+  BOOST_TEST(uncounted.tokens() == 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(queue_history)
+
+BOOST_AUTO_TEST_CASE(the_queue_is_rebuilt_a_minute_at_a_time_back_from_now) {
+  journal_history history;
+  history.to_ms = 630000;
+  history.from_ms = history.to_ms - 200000; // room for three minutes back
+  history.queued_now = 5;
+  // The last minute: one job queued, two left the queue, three ended; two
+  // minutes before it, four queued.
+  history.minutes = {{0, 1, 2, 3}, {2, 4, 0, 0}};
+  auto samples = queue_samples(history);
+  BOOST_REQUIRE_EQUAL(samples.size(), 4u);
+  std::vector<int64_t> times, queued, ended;
+  for (auto& x : samples) {
+    times.push_back(x.at_ms);
+    queued.push_back(x.queued);
+    ended.push_back(x.jobs_per_minute);
+  }
+  BOOST_TEST(times == (std::vector<int64_t>{450000, 510000, 570000, 630000}));
+  BOOST_TEST(queued == (std::vector<int64_t>{2, 6, 6, 5}));
+  BOOST_TEST(ended == (std::vector<int64_t>{0, 0, 0, 3}));
+  // A history without a past has the present only.
+  history.from_ms = history.to_ms;
+  history.minutes.clear();
+  BOOST_TEST(queue_samples(history).size() == 1u);
+  BOOST_TEST(queue_samples(history).front().queued == 5);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 BOOST_AUTO_TEST_SUITE(retry_timing)
 
 using std::chrono::milliseconds;
@@ -982,6 +1037,21 @@ BOOST_AUTO_TEST_CASE(a_wake_timer_keeps_one_wake_up_for_the_earliest_due_time) {
   timer.woke(7000);
   // Due already: at once.
   BOOST_TEST(timer.arm(6000, 7000)->count() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_throttle_lets_one_update_through_per_interval) {
+  update_throttle throttle{milliseconds{250}};
+  auto start = std::chrono::steady_clock::time_point{} + std::chrono::hours{1};
+  // The first update goes at once; those within the interval after it do not.
+  BOOST_TEST(throttle.admit(start));
+  BOOST_TEST(!throttle.admit(start + milliseconds{1}));
+  BOOST_TEST(!throttle.admit(start + milliseconds{249}));
+  BOOST_TEST(throttle.admit(start + milliseconds{250}));
+  // The interval counts from the last update let through, not from the
+  // last one asked about.
+  BOOST_TEST(!throttle.admit(start + milliseconds{400}));
+  BOOST_TEST(throttle.admit(start + milliseconds{500}));
+  BOOST_TEST(throttle.admit(start + milliseconds{2000}));
 }
 
 /// A clock whose wall time the test sets apart from its monotonic time.

@@ -28,6 +28,8 @@ fake_target(fake_target_actor::stateful_pointer<fake_target_state> self,
       return st.held.back();
     },
     [=](abort_atom, int64_t job_id) { self->state.log->aborts.push_back(job_id); },
+    // Its calls stream nothing, so no listener has anything to hear.
+    [=](subscribe_atom, const job_progress_listener_actor&) {},
     [=](ps_atom) {
       std::vector<resident_model> models;
       for (auto& key : self->state.log->residents)

@@ -5,6 +5,7 @@
 // by Last-Event-ID, the snapshot, client keys seeing their own jobs only,
 // worker and stats events, and many idle subscribers on few threads.
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <mutex>
@@ -29,11 +30,12 @@ struct sse_frame {
 /// Reads GET /events on a thread of its own and keeps every frame.
 class sse_reader {
 public:
-  sse_reader(const std::string& base, const http_headers& headers = {}) {
-    thread_ = std::thread([this, base, headers] {
+  sse_reader(const std::string& base, const http_headers& headers = {},
+             const std::string& query = "") {
+    thread_ = std::thread([this, base, headers, query] {
       try {
         auto res = http_stream_lines(
-          "GET", base + "/events", "",
+          "GET", base + "/events" + query, "",
           [this](const std::string& line) { return take(line); }, headers,
           std::chrono::seconds{60});
         status_ = res.status;
@@ -113,10 +115,12 @@ private:
 };
 
 std::string post_job(service_fixture& fx, const std::string& model,
-                     const http_headers& headers = {}) {
+                     const http_headers& headers = {},
+                     const std::string& message = "hi") {
   auto res = http_request("POST", fx.base + "/jobs",
                           R"({"kind":"chat","model":")" + model
-                            + R"(","payload":{"messages":[{"role":"user","content":"hi"}]}})",
+                            + R"(","payload":{"messages":[{"role":"user","content":")"
+                            + message + R"("}]}})",
                           headers);
   BOOST_REQUIRE_MESSAGE(res.status == 202, res.status << " " << res.body);
   return res.headers.at("X-Foreman-Job-Id");
@@ -242,6 +246,81 @@ BOOST_FIXTURE_TEST_CASE(last_event_id_resumes_after_that_event, events_fixture) 
   BOOST_TEST(parse_json(snapshot.data)->getArray("jobs")->size() == 2u);
 }
 
+BOOST_AUTO_TEST_CASE(a_streamed_job_reports_its_growing_token_count) {
+  // 40 ms a token: the stream lasts long enough for several reports.
+  service_fixture fx{three_models_two_slots("40")};
+  sse_reader events{fx.base};
+  BOOST_REQUIRE(eventually([&] { return !events.named("snapshot").empty(); }));
+  // The fake answers "llama3.2 says:" and the message: 22 tokens, streamed
+  // over about 0.9 s.
+  std::string twenty_words;
+  for (int i = 0; i < 20; ++i)
+    twenty_words += (i > 0 ? " w" : "w") + std::to_string(i);
+  auto id = post_job(fx, "llama3.2", {}, twenty_words);
+  BOOST_REQUIRE(eventually([&] { return events.saw_state(id, "done"); }));
+  std::vector<int64_t> counts;
+  std::vector<bool> finals;
+  for (auto& frame : events.named("progress")) {
+    auto x = parse_json(frame.data);
+    BOOST_TEST(frame.id.empty());
+    if (std::to_string(x->getValue<int64_t>("job_id")) != id)
+      continue;
+    counts.push_back(x->getValue<int64_t>("tokens"));
+    finals.push_back(x->getValue<bool>("final"));
+  }
+  BOOST_REQUIRE(counts.size() >= 3u);
+  // The count grows while the job streams and ends at the right number,
+  // reported once as final before the job is done.
+  BOOST_TEST(counts.back() == 22);
+  BOOST_TEST(finals.back());
+  BOOST_TEST(std::count(finals.begin(), finals.end(), true) == 1);
+  BOOST_TEST(std::is_sorted(counts.begin(), counts.end()));
+  BOOST_TEST(counts.front() > 0);
+  BOOST_TEST(counts.front() < 22);
+  // At most one report per 250 ms: far fewer reports than tokens.
+  BOOST_TEST(counts.size() <= 8u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_history_after_the_snapshot_counts_what_ran_before,
+                        events_fixture) {
+  auto before = post_job(*this, "llama3.2");
+  BOOST_REQUIRE(eventually([&] { return state_of(before) == "done"; }));
+  sse_reader events{base, {}, "?history=1"};
+  BOOST_REQUIRE(eventually([&] { return !events.named("history").empty(); }));
+  auto opening = events.frames();
+  BOOST_REQUIRE(opening.size() >= 4u);
+  BOOST_TEST(opening.at(2).name == "snapshot");
+  BOOST_TEST(opening.at(3).name == "history");
+  BOOST_TEST(opening.at(3).id.empty());
+  auto history = parse_json(opening.at(3).data);
+  // The job that ran before the stream opened: queued and ended within the
+  // last minute, its model loaded once, its wait before starting counted.
+  auto queue = history->getArray("queue");
+  BOOST_REQUIRE(queue->size() >= 1u);
+  auto now = queue->getObject(static_cast<unsigned>(queue->size() - 1));
+  BOOST_TEST(now->getValue<std::string>("timestamp") == history->getValue<std::string>("to"));
+  BOOST_TEST(now->getValue<int64_t>("queued") == 0);
+  BOOST_TEST(now->getValue<int64_t>("jobs_per_minute") == 1);
+  BOOST_TEST(history->getValue<std::string>("from") <= history->getValue<std::string>("to"));
+  auto loads = history->getArray("loads");
+  BOOST_REQUIRE_EQUAL(loads->size(), 1u);
+  BOOST_TEST(loads->getObject(0)->getValue<std::string>("model") == "llama3.2");
+  auto waits = history->getArray("waits_ms");
+  BOOST_REQUIRE_EQUAL(waits->size(), 1u);
+  BOOST_TEST(waits->getElement<int64_t>(0) >= 0);
+  // A job after the snapshot comes live only: one history per stream.
+  auto after = post_job(*this, "qwen2.5");
+  BOOST_REQUIRE(eventually([&] { return events.saw_state(after, "done"); }));
+  BOOST_TEST(events.named("history").size() == 1u);
+  BOOST_TEST(events.job_events(before).empty());
+  // Without asking there is none; anything else in the query is refused.
+  sse_reader plain{base};
+  BOOST_REQUIRE(eventually([&] { return !plain.named("snapshot").empty(); }));
+  BOOST_TEST(plain.named("history").empty());
+  for (auto query : {"?history=2", "?since=0", "?history=1&x=1"})
+    BOOST_TEST(http_request("GET", base + "/events" + query).status == 400, query);
+}
+
 const std::string alice_key = "alice-key-0123456789";
 const std::string bob_key = "bob-key-0123456789ab";
 const std::string admin_key = "ops-key-0123456789ab";
@@ -269,6 +348,17 @@ BOOST_AUTO_TEST_CASE(a_client_key_sees_only_its_own_jobs) {
            && alice.saw_state(alices, "done");
   }));
   BOOST_TEST(alice.job_events(bobs).empty());
+  // So is every job's progress: the admin sees both, Alice her own.
+  auto progress_of = [](sse_reader& reader, const std::string& job_id) {
+    for (auto& frame : reader.named("progress"))
+      if (std::to_string(parse_json(frame.data)->getValue<int64_t>("job_id")) == job_id)
+        return true;
+    return false;
+  };
+  BOOST_TEST(progress_of(admin, bobs));
+  BOOST_TEST(progress_of(admin, alices));
+  BOOST_TEST(progress_of(alice, alices));
+  BOOST_TEST(!progress_of(alice, bobs));
   // Resumed and snapshot streams are filtered the same way.
   sse_reader alice_again{fx.base, {{"Authorization", "Bearer " + alice_key},
                                    {"Last-Event-ID", "0"}}};

@@ -296,6 +296,99 @@ BOOST_AUTO_TEST_CASE(https_receivers_get_events_only_with_a_trusted_certificate)
   BOOST_TEST(untrusted.received().empty());
 }
 
+/// GET /jobs/{id}/webhooks once it lists `count` attempts; null if it never
+/// does.
+Poco::JSON::Array::Ptr deliveries_once(service_fixture& fx, const std::string& job_id,
+                                       size_t count, const http_headers& headers = {}) {
+  Poco::JSON::Array::Ptr log;
+  auto listed = eventually([&] {
+    auto res = http_request("GET", fx.base + "/jobs/" + job_id + "/webhooks", "", headers);
+    BOOST_REQUIRE_MESSAGE(res.status == 200, res.status << " " << res.body);
+    log = parse_json(res.body)->getArray("deliveries");
+    return log->size() >= count;
+  });
+  return listed ? log : nullptr;
+}
+
+BOOST_AUTO_TEST_CASE(a_jobs_webhook_deliveries_are_listed_with_their_outcomes) {
+  webhook_receiver receiver;
+  // The job's first event is refused once, then delivered on its retry.
+  receiver.refuse_next(1, 503);
+  service_fixture fx{fast_fake, quick_webhooks};
+  auto id = submit(fx, hooked_body("llama3.2", receiver.url()));
+  BOOST_REQUIRE(eventually([&] { return delivered_run(receiver, id); }));
+  auto log = deliveries_once(fx, id, 5);
+  BOOST_REQUIRE(log);
+  BOOST_REQUIRE_EQUAL(log->size(), 5u);
+  auto refused = log->getObject(0);
+  BOOST_TEST(refused->getValue<std::string>("state") == "queued");
+  BOOST_TEST(refused->getValue<std::string>("url") == receiver.url());
+  BOOST_TEST(refused->getValue<int>("attempt") == 1);
+  BOOST_TEST(refused->getValue<std::string>("outcome") == "retrying");
+  BOOST_TEST(refused->getValue<int>("http_status") == 503);
+  BOOST_TEST(refused->getValue<std::string>("error") == "the receiver answered 503");
+  BOOST_TEST(refused->getValue<std::string>("next_attempt_at").size() == 24u);
+  auto retried = log->getObject(1);
+  BOOST_TEST(retried->getValue<int64_t>("event_id")
+             == refused->getValue<int64_t>("event_id"));
+  BOOST_TEST(retried->getValue<int>("attempt") == 2);
+  BOOST_TEST(retried->getValue<std::string>("outcome") == "delivered");
+  BOOST_TEST(retried->getValue<int>("http_status") == 200);
+  BOOST_TEST(retried->isNull("error"));
+  BOOST_TEST(retried->isNull("next_attempt_at"));
+  std::vector<std::string> states;
+  for (unsigned i = 1; i < log->size(); ++i) {
+    auto x = log->getObject(i);
+    states.push_back(x->getValue<std::string>("state"));
+    BOOST_TEST(x->getValue<std::string>("outcome") == "delivered");
+    BOOST_TEST(x->getValue<std::string>("at") >= refused->getValue<std::string>("at"));
+  }
+  BOOST_TEST(states == full_run);
+  // A job without a webhook has an empty log; a job that does not exist none.
+  auto plain = submit(fx, job_body("qwen2.5"));
+  auto empty = http_request("GET", fx.base + "/jobs/" + plain + "/webhooks");
+  BOOST_TEST(empty.status == 200);
+  BOOST_TEST(empty.body == R"({"deliveries":[]})");
+  BOOST_TEST(http_request("GET", fx.base + "/jobs/999999/webhooks").status == 404);
+  BOOST_TEST(http_request("GET", fx.base + "/jobs/x/webhooks").status == 400);
+  BOOST_TEST(http_request("POST", fx.base + "/jobs/" + id + "/webhooks").status == 405);
+}
+
+BOOST_AUTO_TEST_CASE(a_client_key_reads_only_its_own_jobs_deliveries) {
+  const std::string alice_key = "alice-key-0123456789";
+  const std::string bob_key = "bob-key-0123456789ab";
+  const std::string admin_key = "ops-key-0123456789ab";
+  auto bearer = [](const std::string& key) {
+    return http_headers{{"Authorization", "Bearer " + key}};
+  };
+  webhook_receiver receiver;
+  service_fixture fx{fast_fake, [&](foreman::settings& s) {
+                       quick_webhooks(s);
+                       s.api_keys = {{alice_key, foreman::key_scope::client},
+                                     {bob_key, foreman::key_scope::client},
+                                     {admin_key, foreman::key_scope::admin}};
+                       // With keys a loopback receiver must be listed.
+                       s.webhook_hosts = {"127.0.0.1"};
+                     }};
+  auto res = http_request("POST", fx.base + "/jobs",
+                          hooked_body("llama3.2", receiver.url()), bearer(alice_key));
+  BOOST_REQUIRE_MESSAGE(res.status == 202, res.status << " " << res.body);
+  auto id = std::to_string(parse_json(res.body)->getValue<int64_t>("id"));
+  BOOST_REQUIRE(deliveries_once(fx, id, 4, bearer(alice_key)));
+  BOOST_TEST(deliveries_once(fx, id, 4, bearer(admin_key))->size() == 4u);
+  // As GET /jobs/{id}: another client's key is refused, an unknown job is 404.
+  for (auto path : {"/jobs/" + id, "/jobs/" + id + "/webhooks"}) {
+    auto refused = http_request("GET", fx.base + path, "", bearer(bob_key));
+    BOOST_TEST(refused.status == 403, path);
+    BOOST_TEST(parse_json(refused.body)->getValue<std::string>("error")
+                 == "forbidden: job " + id + " belongs to another caller",
+               refused.body);
+  }
+  BOOST_TEST(http_request("GET", fx.base + "/jobs/999999/webhooks", "", bearer(bob_key)).status
+             == 404);
+  BOOST_TEST(http_request("GET", fx.base + "/jobs/" + id + "/webhooks").status == 401);
+}
+
 BOOST_AUTO_TEST_CASE(an_idempotency_key_returns_the_same_job) {
   service_fixture fx{fast_fake};
   auto body = job_body("llama3.2", R"("idempotency_key":"order-17")");

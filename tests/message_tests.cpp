@@ -137,9 +137,15 @@ BOOST_AUTO_TEST_CASE(webhook_messages_roundtrip) {
   check_roundtrip(webhook_batch{{event}, 1700000000999});
   check_roundtrip(outbox_atom_v, int64_t{1700000000000}, int32_t{64},
                   int64_t{65536});
-  check_roundtrip(delivered_atom_v, int64_t{9});
-  check_roundtrip(postpone_atom_v, int64_t{9}, int64_t{1700000001000}, false);
-  check_roundtrip(webhook_attempt{9, 42, false, "connection refused"});
+  check_roundtrip(webhook_attempt{9, 42, job_state::done, "http://127.0.0.1:9/hook",
+                                  false, 0, "connection refused"});
+  auto retried = webhook_delivery{9, 42, job_state::done, "http://127.0.0.1:9/hook", 2,
+                                  503, "the receiver answered 503",
+                                  delivery_outcome::retrying, 1700000000500,
+                                  1700000001000};
+  check_roundtrip(retried);
+  check_roundtrip(deliveries_atom_v, int64_t{42});
+  check_roundtrip(std::vector<webhook_delivery>{retried, retried});
   check_roundtrip(wake_atom_v);
 }
 
@@ -167,16 +173,22 @@ BOOST_AUTO_TEST_CASE(event_stream_messages_roundtrip) {
   check_roundtrip(live_state{worker_status{"working", 42},
                              target_health{true, "", true, {"all-minilm:latest"}}});
   check_roundtrip(sse_event{12, "job", "{}"});
+  check_roundtrip(history_atom_v, int64_t{3600000}, int64_t{13}, std::string{});
+  check_roundtrip(journal_history{1700000000000, 1700003600000, 4,
+                                  {{0, 2, 1, 1}, {17, 0, 3, 3}},
+                                  {{1700000001000, "llama3.2"}},
+                                  {250, 1200}});
 }
 
 BOOST_AUTO_TEST_CASE(target_messages_roundtrip) {
   check_roundtrip(call_atom_v,
                   target_request{42, target_purpose::load, job_kind::chat, "{}",
-                                 "\"15m\""},
+                                 "\"15m\"", "key-0123456789ab/agent"},
                   chunk_sink_actor{});
   check_roundtrip(target_reply{target_failure::http_status, 500, "{}"});
   check_roundtrip(std::vector<resident_model>{{"a:latest", 17}, {"b:1b", 0}});
   check_roundtrip(abort_atom_v, int64_t{7});
+  check_roundtrip(job_progress{42, "key-0123456789ab/agent", 17, true});
   check_roundtrip(ps_atom_v);
   check_roundtrip(loaded_atom_v, std::string{"a:latest"});
   check_roundtrip(unloaded_atom_v, std::string{"a:latest"});
@@ -215,6 +227,11 @@ BOOST_AUTO_TEST_CASE(actor_handles_roundtrip) {
   });
   check_roundtrip(subscribe_atom_v, status_listener);
   caf::anon_send_exit(status_listener, caf::exit_reason::user_shutdown);
+  auto progress_listener = sys->spawn([]() -> job_progress_listener_actor::behavior_type {
+    return {[](const job_progress&) {}};
+  });
+  check_roundtrip(subscribe_atom_v, progress_listener);
+  caf::anon_send_exit(progress_listener, caf::exit_reason::user_shutdown);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

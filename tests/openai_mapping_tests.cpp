@@ -1008,7 +1008,7 @@ Poco::JSON::Object::Ptr parsed(const std::string& text) {
 BOOST_AUTO_TEST_CASE(a_run_sends_the_payload_with_foremans_fields_winning) {
   foreman::target_request run{7, foreman::target_purpose::run, foreman::job_kind::chat,
                               R"({"model":"m","messages":[],"stream":false,"keep_alive":"5m"} )",
-                              "-1"};
+                              "-1", ""};
   auto body = parsed(target_body(run));
   BOOST_TEST(body->getValue<bool>("stream"));
   BOOST_TEST(body->getValue<int>("keep_alive") == -1);
@@ -1024,7 +1024,7 @@ BOOST_AUTO_TEST_CASE(a_load_sends_only_the_model_and_its_options) {
   foreman::target_request load{7, foreman::target_purpose::load, foreman::job_kind::chat,
                                R"({"model":"m","messages":[{"role":"user","content":"hi"}],)"
                                R"("options":{"num_ctx":8192}})",
-                               "0"};
+                               "0", ""};
   auto body = parsed(target_body(load));
   BOOST_TEST(body->getArray("messages")->size() == 0u);
   BOOST_TEST(body->getObject("options")->getValue<int>("num_ctx") == 8192);

@@ -11,6 +11,7 @@
 
 #include "actors/store.hpp"
 #include "core/clock.hpp"
+#include "core/queue_history.hpp"
 #include "core/queue_index.hpp"
 #include "messages/add_message_types.hpp"
 #include "messages/errors.hpp"
@@ -571,6 +572,70 @@ BOOST_AUTO_TEST_CASE(the_requeue_at_start_is_an_event_and_events_survive_reopeni
   BOOST_TEST((requeued.state == job_state::queued));
 }
 
+/// The record of one attempt at the oldest due event of a job.
+webhook_delivery attempt_at(const webhook_event& event, int32_t number,
+                            delivery_outcome outcome, int64_t at_ms) {
+  webhook_delivery x{event.seq, event.job_id, event.state, event.url, number, 0, "",
+                     outcome, at_ms, 0};
+  if (outcome != delivery_outcome::delivered) {
+    x.http_status = 503;
+    x.error = "the receiver answered 503";
+  }
+  if (outcome == delivery_outcome::retrying)
+    x.next_attempt_ms = at_ms + 1000;
+  return x;
+}
+
+BOOST_AUTO_TEST_CASE(delivery_attempts_are_logged_and_settle_their_events) {
+  auto id = db->insert(hooked_spec("a"), 1000).id;
+  db->apply({id, job_state::cancelled, "cancelled", false}, 1500);
+  auto queued = db->due_events(2000, 10, 0).events.at(0);
+  db->record_delivery(attempt_at(queued, 1, delivery_outcome::retrying, 2000));
+  // A retried event waits for its next attempt, holding back the job's next.
+  BOOST_TEST(db->due_events(2500, 10, 0).events.empty());
+  BOOST_TEST(db->due_events(2500, 10, 0).next_due_ms == 3000);
+  db->record_delivery(attempt_at(db->due_events(3000, 10, 0).events.at(0), 2,
+                                 delivery_outcome::delivered, 3000));
+  auto cancelled = db->due_events(3000, 10, 0).events.at(0);
+  BOOST_TEST((cancelled.state == job_state::cancelled));
+  db->record_delivery(attempt_at(cancelled, 1, delivery_outcome::given_up, 3100));
+  BOOST_TEST(db->pending_events() == 0);
+  auto log = db->deliveries(id);
+  BOOST_REQUIRE_EQUAL(log.size(), 3u);
+  BOOST_TEST(log[0].event_seq == queued.seq);
+  BOOST_TEST((log[0].state == job_state::queued));
+  BOOST_TEST(log[0].url == "http://127.0.0.1:9/hook");
+  BOOST_TEST(log[0].attempt == 1);
+  BOOST_TEST(log[0].http_status == 503);
+  BOOST_TEST(log[0].error == "the receiver answered 503");
+  BOOST_TEST((log[0].outcome == delivery_outcome::retrying));
+  BOOST_TEST(log[0].at_ms == 2000);
+  BOOST_TEST(log[0].next_attempt_ms == 3000);
+  BOOST_TEST(log[1].attempt == 2);
+  BOOST_TEST((log[1].outcome == delivery_outcome::delivered));
+  BOOST_TEST(log[1].error.empty());
+  BOOST_TEST((log[2].state == job_state::cancelled));
+  BOOST_TEST((log[2].outcome == delivery_outcome::given_up));
+  BOOST_TEST(db->deliveries(id + 1).empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_jobs_delivery_log_keeps_its_newest_attempts) {
+  auto id = db->insert(hooked_spec("a"), 1000).id;
+  auto other = db->insert(hooked_spec("b"), 1000).id;
+  auto event = db->due_events(2000, 10, 0).events.at(0);
+  db->record_delivery(attempt_at(db->due_events(2000, 10, 0).events.at(1), 1,
+                                 delivery_outcome::delivered, 2000));
+  auto kept = job_store::delivery_log_size;
+  for (int32_t n = 1; n <= kept + 5; ++n)
+    db->record_delivery(attempt_at(event, n, delivery_outcome::retrying, 2000 + n));
+  auto log = db->deliveries(id);
+  BOOST_REQUIRE_EQUAL(log.size(), static_cast<size_t>(kept));
+  BOOST_TEST(log.front().attempt == 6);
+  BOOST_TEST(log.back().attempt == kept + 5);
+  // Another job's log is its own.
+  BOOST_TEST(db->deliveries(other).size() == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(listing_filters_newest_first_in_pages) {
   for (int i = 0; i < 5; ++i)
     db->insert(chat_spec(i % 2 == 0 ? "llama3.2" : "qwen2.5"), 1000 + i);
@@ -645,10 +710,26 @@ BOOST_AUTO_TEST_CASE(the_actor_wakes_its_listener_and_serves_artifacts) {
              [&](const caf::error& err) {
                BOOST_TEST(has_code(err, foreman_errc::job_not_found));
              });
+  webhook_batch batch;
   self->request(store, std::chrono::seconds{10}, outbox_atom_v, now_unix_ms(),
                 int32_t{10}, int64_t{0})
-    .receive([&](const webhook_batch& b) { BOOST_TEST(b.events.size() == 1u); },
+    .receive([&](const webhook_batch& b) { batch = b; },
              [&](const caf::error& err) { BOOST_FAIL(describe(err)); });
+  BOOST_REQUIRE_EQUAL(batch.events.size(), 1u);
+  // An attempt sent in is in the job's log when the next request is answered.
+  self->send(store, attempt_at(batch.events[0], 1, delivery_outcome::delivered, 5000));
+  self->request(store, std::chrono::seconds{10}, deliveries_atom_v, int64_t{1})
+    .receive(
+      [&](const std::vector<webhook_delivery>& log) {
+        BOOST_REQUIRE_EQUAL(log.size(), 1u);
+        BOOST_TEST(log[0].event_seq == batch.events[0].seq);
+      },
+      [&](const caf::error& err) { BOOST_FAIL(describe(err)); });
+  self->request(store, std::chrono::seconds{10}, deliveries_atom_v, int64_t{2})
+    .receive([&](const std::vector<webhook_delivery>&) { BOOST_FAIL("no job 2"); },
+             [&](const caf::error& err) {
+               BOOST_TEST(has_code(err, foreman_errc::job_not_found));
+             });
   self->send_exit(store, caf::exit_reason::user_shutdown);
 }
 
@@ -690,6 +771,51 @@ BOOST_AUTO_TEST_CASE(every_job_transition_is_journaled_and_handed_out_once_commi
   BOOST_TEST(db->journal_after(1, 10, "alice").events.size() == 2u);
   // The journal never handed out a later id.
   BOOST_TEST(!db->journal_after(4, 10, "").complete);
+}
+
+BOOST_AUTO_TEST_CASE(the_history_counts_the_queue_by_minute_and_the_starts_seen) {
+  auto alices = chat_spec("llama3.2");
+  alices.client = "alice";
+  auto a = db->insert(alices, 1000).id;
+  auto b = db->insert(chat_spec("qwen2.5"), 2000).id;
+  db->apply({a, job_state::loading, "", true}, 61000);
+  db->apply({a, job_state::working, "", false}, 62000);
+  db->complete({a, "application/json", "{}"}, 63000);
+  db->apply({b, job_state::working, "", true}, 130000);
+  auto all = db->history(0, 150000, 6, "");
+  BOOST_TEST(all.from_ms == 1000); // the journal's oldest event
+  BOOST_TEST(all.to_ms == 150000);
+  BOOST_TEST(all.queued_now == 0);
+  BOOST_REQUIRE_EQUAL(all.loads.size(), 1u);
+  BOOST_TEST(all.loads[0].at_ms == 61000);
+  BOOST_TEST(all.loads[0].model == "llama3.2");
+  BOOST_TEST(all.first_waits_ms == (std::vector<int64_t>{60000, 128000}));
+  // Back from 150 s a minute at a time: both queued at 30 s, one at 90 s
+  // (the other ended within the minute before), none now.
+  std::vector<int64_t> times, queued, ended;
+  for (auto& x : queue_samples(all)) {
+    times.push_back(x.at_ms);
+    queued.push_back(x.queued);
+    ended.push_back(x.jobs_per_minute);
+  }
+  BOOST_TEST(times == (std::vector<int64_t>{30000, 90000, 150000}));
+  BOOST_TEST(queued == (std::vector<int64_t>{2, 1, 0}));
+  BOOST_TEST(ended == (std::vector<int64_t>{0, 1, 0}));
+  // Starts after the snapshot's point and other owners' starts are left
+  // out; the queue's minutes are everyone's.
+  BOOST_TEST(db->history(0, 150000, 5, "").first_waits_ms
+             == (std::vector<int64_t>{60000}));
+  auto alice = db->history(0, 150000, 6, "alice");
+  BOOST_TEST(alice.first_waits_ms == (std::vector<int64_t>{60000}));
+  BOOST_TEST(alice.minutes.size() == all.minutes.size());
+  auto bob = db->history(0, 150000, 6, "bob");
+  BOOST_TEST(bob.loads.empty());
+  BOOST_TEST(bob.first_waits_ms.empty());
+  // A shorter stretch starts later.
+  auto recent = db->history(100000, 150000, 6, "");
+  BOOST_TEST(recent.from_ms == 100000);
+  BOOST_TEST(recent.loads.empty());
+  BOOST_TEST(queue_samples(recent).size() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(the_journal_is_pruned_by_count_and_age) {

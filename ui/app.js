@@ -15,6 +15,7 @@ const model = {
   lastEventId: '',
   jobs: new Map(), // id -> {id, state, model, client, kind, priority, created_ms, started_ms}
   worker: { state: 'idle', running_job_id: null },
+  progress: { job_id: null, tokens: 0 }, // of the running job's stream
   target: null,
   stats: [], // {t (s), queued, jobs_per_minute}
   loads: [], // {t (ms), model}
@@ -83,7 +84,8 @@ async function openStream() {
   const headers = authHeaders();
   if (model.lastEventId) headers['Last-Event-ID'] = model.lastEventId;
   try {
-    const res = await fetch('/events', { headers, signal: streamAbort.signal });
+    // A stream that starts over (no resumable id) opens with the last hour.
+    const res = await fetch('/events?history=1', { headers, signal: streamAbort.signal });
     if (res.status === 401) return askForKey('The key was refused.');
     if (!res.ok) throw new Error('GET /events answered ' + res.status);
     $('connection').textContent = 'live';
@@ -117,7 +119,8 @@ function takeFrame(text) {
   }
   if (id) model.lastEventId = id;
   const payload = JSON.parse(data);
-  const handlers = { snapshot: onSnapshot, job: onJob, worker: onWorker, target: onTarget, stats: onStats };
+  const handlers = { snapshot: onSnapshot, history: onHistory, job: onJob, worker: onWorker,
+                     target: onTarget, stats: onStats, progress: onProgress };
   if (handlers[name]) handlers[name](payload);
   scheduleRender();
 }
@@ -148,6 +151,21 @@ async function onSnapshot(snapshot) {
   scheduleRender();
 }
 
+function countWait(seconds) {
+  model.waits[WAIT_BUCKETS.findIndex(([, limit]) => seconds < limit)] += 1;
+}
+
+// The charts start from the hour the journal holds up to the snapshot; the
+// live events carry on from there.
+function onHistory(history) {
+  model.stats = history.queue.map((x) => ({
+    t: Date.parse(x.timestamp) / 1000, queued: x.queued, jobs_per_minute: x.jobs_per_minute,
+  }));
+  model.loads = history.loads.map((x) => ({ t: Date.parse(x.timestamp), model: x.model }));
+  model.waits = WAIT_BUCKETS.map(() => 0);
+  for (const ms of history.waits_ms) countWait(ms / 1000);
+}
+
 function onJob(event) {
   const t = Date.parse(event.timestamp);
   const job = {
@@ -156,10 +174,7 @@ function onJob(event) {
   };
   if ((event.state === 'loading' || event.state === 'working') && event.previous_state === 'queued') {
     job.started_ms = t;
-    if (event.attempt === 1) {
-      const waited = (t - job.created_ms) / 1000;
-      model.waits[WAIT_BUCKETS.findIndex(([, limit]) => waited < limit)] += 1;
-    }
+    if (event.attempt === 1) countWait((t - job.created_ms) / 1000);
   }
   if (event.state === 'loading') model.loads.push({ t, model: event.model });
   remember(job);
@@ -167,6 +182,7 @@ function onJob(event) {
 }
 
 function onWorker(worker) { model.worker = worker; }
+function onProgress(progress) { model.progress = progress; }
 function onTarget(target) { model.target = target; }
 
 function onStats(stats) {
@@ -217,9 +233,11 @@ function renderNow() {
     : target.url + (target.reachable ? ' (reachable)' : ' (unreachable: ' + target.error + ')');
   $('worker-state').textContent = model.worker.state;
   const running = model.jobs.get(model.worker.running_job_id);
+  const tokens = running && model.progress.job_id === running.id
+    ? ' · ' + model.progress.tokens + ' tokens' : '';
   $('running-job').textContent = !running ? 'none'
     : 'job ' + running.id + ' · ' + running.model + ' · ' + (running.client || 'anonymous')
-      + ' · ' + (running.started_ms ? age(running.started_ms) : '–');
+      + ' · ' + (running.started_ms ? age(running.started_ms) : '–') + tokens;
   const list = $('residents');
   list.replaceChildren();
   for (const name of (target ? target.residents : [])) {
@@ -341,10 +359,26 @@ async function showDetail(id) {
       button.addEventListener('click', () => download(a));
       artifacts.append(el('li', {}, button));
     }
+  await showDeliveries(id, job);
   const section = $('detail');
   const opening = section.hidden;
   section.hidden = false;
   if (opening) section.focus();
+}
+
+async function showDeliveries(id, job) {
+  const res = await api('GET', '/jobs/' + id + '/webhooks');
+  const deliveries = res.ok ? (await res.json()).deliveries : [];
+  const time = (text) => new Date(text).toLocaleTimeString();
+  $('detail-webhooks').tBodies[0].replaceChildren(...deliveries.map((d) => el('tr', {}, ...[
+    String(d.event_id), d.state, String(d.attempt),
+    d.outcome + (d.next_attempt_at ? ' (next at ' + time(d.next_attempt_at) + ')' : ''),
+    d.http_status ? String(d.http_status) : d.error, time(d.at),
+  ].map((text) => el('td', { textContent: text })))));
+  $('detail-webhooks-wrap').hidden = deliveries.length === 0;
+  $('detail-webhooks-none').hidden = deliveries.length > 0;
+  $('detail-webhooks-none').textContent = job.state_webhook_url
+    ? 'No delivery attempted yet.' : 'This job has no webhook.';
 }
 
 // Artifacts may need the key, which a plain link cannot send.

@@ -2,6 +2,7 @@
 // playwright-core, against foreman and the fake Ollama target.
 // usage: node dashboard_test.mjs FOREMAN_BIN FAKE_TARGET_BIN WORK_DIR [SCREENSHOT.png]
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
@@ -43,14 +44,27 @@ async function startForeman(dir, extraEnv = {}) {
   return 'http://' + address;
 }
 
-async function submit(base, model, headers = {}) {
+async function submit(base, model, headers = {}, { content = 'hi', webhook } = {}) {
+  const job = { kind: 'chat', model, payload: { messages: [{ role: 'user', content }] } };
+  if (webhook) job.state_webhook_url = webhook;
   const res = await fetch(base + '/jobs', {
     method: 'POST', headers: { 'Content-Type': 'application/json', ...headers },
-    body: JSON.stringify({ kind: 'chat', model, payload: { messages: [{ role: 'user', content: 'hi' }] } }),
+    body: JSON.stringify(job),
   });
   const body = await res.text();
   assert.equal(res.status, 202, body);
   return JSON.parse(body).id;
+}
+
+/// A webhook receiver on loopback that answers 204 to everything.
+function startReceiver() {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(204).end());
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
+    resolve({ url: 'http://127.0.0.1:' + server.address().port + '/hook', close: () => server.close() });
+  }));
 }
 
 async function jobState(base, id, headers = {}) {
@@ -97,7 +111,8 @@ async function withoutKeys(browser, dir) {
   const { page, problems } = await openPage(browser, base);
   await page.waitForSelector('#connection:text("live")');
 
-  const first = await submit(base, 'llama3.2');
+  const receiver = await startReceiver();
+  const first = await submit(base, 'llama3.2', {}, { webhook: receiver.url });
   await page.waitForSelector(jobRow(first), { timeout: 2000 });
   console.log('ok - a job submitted through the API appears within 2 s');
   await page.waitForSelector(jobRow(first) + ' .state-done', { timeout: 20000 });
@@ -132,11 +147,27 @@ async function withoutKeys(browser, dir) {
   });
   console.log('ok - the charts render their series');
 
+  // 150 ms a token: "llama3.2 says:" and twenty words stream for about 3 s.
+  const words = Array.from({ length: 20 }, (_, i) => 'w' + i).join(' ');
+  await submit(base, 'llama3.2', {}, { content: words });
+  await page.waitForSelector('#running-job:text-matches("· [1-9][0-9]* tokens$")', { timeout: 20000 });
+  console.log('ok - the running job shows the tokens streamed so far');
+
   // The job detail opens from the keyboard.
   await page.locator(jobRow(first)).focus();
   await page.keyboard.press('Enter');
   await page.waitForSelector('#detail:not([hidden]) #detail-artifacts button');
   console.log('ok - the job detail lists its artifacts');
+  // Its webhook events went out before the detail opened: queued, loading,
+  // working, done, each delivered at once.
+  const deliveries = page.locator('#detail-webhooks tbody tr');
+  await until(async () => (await deliveries.count()) === 4, 'the four deliveries in the detail');
+  assert.deepEqual(await deliveries.locator('td:nth-child(4)').allTextContents(),
+                   ['delivered', 'delivered', 'delivered', 'delivered']);
+  assert.deepEqual(await deliveries.locator('td:nth-child(5)').allTextContents(),
+                   ['204', '204', '204', '204']);
+  console.log('ok - the job detail lists its webhook deliveries');
+  receiver.close();
   if (screenshotPath) {
     await page.locator('#detail-close').click();
     await page.screenshot({ path: screenshotPath, fullPage: true });
@@ -155,6 +186,8 @@ async function withKeys(browser, dir) {
   const base = await startForeman(dir, { FOREMAN_API_KEYS: adminKey + ':admin' });
   const admin = { Authorization: 'Bearer ' + adminKey };
   const id = await submit(base, 'llama3.2', admin);
+  // It runs before the page opens: only the charts' history can show it.
+  await until(async () => (await jobState(base, id, admin)) === 'done', 'the job before the page');
   const { page, problems } = await openPage(browser, base);
   await page.waitForSelector('#key-form:not([hidden])');
   assert.equal(await page.locator('#dashboard').isHidden(), true);
@@ -166,6 +199,17 @@ async function withKeys(browser, dir) {
   assert.equal(await page.evaluate(() => sessionStorage.getItem('foreman-key')), adminKey);
   assert.equal(await page.evaluate(() => localStorage.length), 0);
   console.log('ok - after the key it shows the jobs, keeping the key in session storage only');
+  // Empty bars draw a baseline in the series' colour, so the waits chart's
+  // one job is read from its data.
+  let drawn = [];
+  await until(async () => {
+    drawn = [await seriesPixels(page, 'chart-loads', [11, 92, 173]),
+             await page.evaluate(() => charts.waits.data[1].reduce((sum, n) => sum + n, 0))];
+    return drawn[0] > 5 && drawn[1] === 1;
+  }, 'the charts to show the hour before the page opened').catch((err) => {
+    throw new Error(err.message + ' (pixels of loads, jobs in the waits chart: ' + drawn + ')');
+  });
+  console.log('ok - the charts start with the hour before the page opened');
   assert.deepEqual(problems, []);
 }
 

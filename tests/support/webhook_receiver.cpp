@@ -66,6 +66,8 @@ struct webhook_receiver::impl {
   std::vector<received_request> received;
   bool hanging = false;
   bool closing = false;
+  int refusals_left = 0;
+  int refusal_status = 0;
   int hung = 0;
   uint16_t port = 0;
   /// Set when serving TLS.
@@ -88,6 +90,7 @@ struct webhook_receiver::impl {
       std::ostringstream body;
       Poco::StreamCopier::copyStream(req.stream(), body);
       x.body = body.str();
+      auto status = Poco::Net::HTTPResponse::HTTP_OK;
       {
         std::unique_lock<std::mutex> lock{owner_.mtx};
         if (owner_.hanging) {
@@ -95,9 +98,14 @@ struct webhook_receiver::impl {
           owner_.released.wait(lock, [&] { return !owner_.hanging || owner_.closing; });
           return; // no answer: the connection just closes
         }
-        owner_.received.push_back(std::move(x));
+        if (owner_.refusals_left > 0) {
+          --owner_.refusals_left;
+          status = static_cast<Poco::Net::HTTPResponse::HTTPStatus>(owner_.refusal_status);
+        } else {
+          owner_.received.push_back(std::move(x));
+        }
       }
-      res.setStatus(Poco::Net::HTTPResponse::HTTP_OK);
+      res.setStatus(status);
       res.setContentLength(0);
       res.send();
     }
@@ -204,6 +212,12 @@ void webhook_receiver::hang(bool on) {
     impl_->hanging = on;
   }
   impl_->released.notify_all();
+}
+
+void webhook_receiver::refuse_next(int count, int status) {
+  std::lock_guard<std::mutex> lock{impl_->mtx};
+  impl_->refusals_left = count;
+  impl_->refusal_status = status;
 }
 
 std::vector<received_request> webhook_receiver::received() const {

@@ -61,6 +61,10 @@ public:
   /// receiver is destroyed or stops hanging).
   void hang(bool on);
 
+  /// The next `count` requests are answered `status` with an empty body
+  /// and are not counted as received.
+  void refuse_next(int count, int status);
+
   /// The requests answered 200, in arrival order.
   std::vector<received_request> received() const;
 
