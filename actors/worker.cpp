@@ -306,10 +306,15 @@ void note_start(worker_pointer self, const job& j) {
 
 /// The store could not record a step of a job: the job stays where the
 /// store has it (recovered at the next start) and its callers learn why.
-void on_store_error(worker_pointer self, int64_t job_id, const caf::error& err) {
+void report_lost_step(worker_pointer self, int64_t job_id, const caf::error& err) {
   self->state.config.log.error("worker", "cannot record the job's step",
                                {{"job_id", job_id}, {"error", describe(err)}});
   deliver_error(self, job_id, err);
+}
+
+/// A step the worker waited for was not recorded: the slot is free again.
+void on_store_error(worker_pointer self, int64_t job_id, const caf::error& err) {
+  report_lost_step(self, job_id, err);
   release(self);
 }
 
@@ -323,9 +328,7 @@ void record_step(worker_pointer self, job_transition change) {
     .then([](const job&) {},
           [=](const caf::error& err) {
             auto& running = self->state.running;
-            self->state.config.log.error("worker", "cannot record the job's step",
-                                         {{"job_id", job_id}, {"error", describe(err)}});
-            deliver_error(self, job_id, err);
+            report_lost_step(self, job_id, err);
             if (!running || running->id != job_id || running->record_lost)
               return;
             running->record_lost = true;

@@ -3,7 +3,6 @@
 #include <ext/pb_ds/assoc_container.hpp>
 #include <ext/pb_ds/tree_policy.hpp>
 
-#include <algorithm>
 #include <functional>
 #include <map>
 #include <set>
@@ -177,35 +176,6 @@ queue_ahead queue_index::ahead_of(const queued_job& x) const {
     ahead.position += n;
   }
   return ahead;
-}
-
-std::vector<std::pair<std::string, int64_t>> queue_index::depth_by_model() const {
-  std::map<std::string, int64_t> counts;
-  for (auto& [group_key, g] : impl_->groups)
-    counts[g.model_key] += static_cast<int64_t>(g.jobs.size());
-  return {counts.begin(), counts.end()};
-}
-
-std::vector<queued_job> queue_index::first(size_t limit) const {
-  // A merge of the groups' orders, one head per group at a time.
-  using cursor = std::pair<counted_tree::const_iterator, const std::string*>;
-  auto later = [](const cursor& a, const cursor& b) { return *b.first < *a.first; };
-  std::vector<cursor> heads;
-  for (auto& [group_key, g] : impl_->groups)
-    heads.emplace_back(g.jobs.begin(), &group_key);
-  std::make_heap(heads.begin(), heads.end(), later);
-  std::vector<queued_job> result;
-  while (!heads.empty() && result.size() < limit) {
-    std::pop_heap(heads.begin(), heads.end(), later);
-    auto& [it, group_key] = heads.back();
-    result.push_back(impl_->facts(*it, *group_key));
-    ++it;
-    if (it == impl_->groups.at(*group_key).jobs.end())
-      heads.pop_back();
-    else
-      std::push_heap(heads.begin(), heads.end(), later);
-  }
-  return result;
 }
 
 queued_job queued_facts(const job& x) {

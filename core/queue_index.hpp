@@ -51,12 +51,6 @@ public:
   /// ones included), by model key in name order.
   queue_ahead ahead_of(const queued_job& x) const;
 
-  /// Queued jobs by model key, in name order.
-  std::vector<std::pair<std::string, int64_t>> depth_by_model() const;
-
-  /// Up to `limit` queued jobs in priority-and-turn order.
-  std::vector<queued_job> first(size_t limit) const;
-
 private:
   struct impl;
   std::unique_ptr<impl> impl_;
